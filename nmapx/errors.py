@@ -1,0 +1,69 @@
+"""Errors and exit statuses.
+
+Every error a user can cause carries the input name and the place (line, byte offset) so
+that the CLI can print one precise line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitStatus(enum.IntEnum):
+    """Process exit statuses; distinct values let scripts tell damage from failure."""
+
+    OK = 0
+    #: Nothing usable was produced: unreadable input, refused (hostile) XML, bad output path.
+    ERROR = 1
+    #: Command-line usage error (argparse's convention).
+    USAGE = 2
+    #: The input ended early (truncated file, killed Nmap): every complete host was kept
+    #: and the output document was closed validly.
+    INCOMPLETE = 3
+    #: Parts of the input were malformed and skipped: every other host was kept.
+    DAMAGED = 4
+
+
+class NmapxError(Exception):
+    """An error caused by input or usage, reported as one line without a traceback."""
+
+    status: ExitStatus = ExitStatus.ERROR
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.source = source
+        self.line = line
+        self.column = column
+        self.offset = offset
+
+    def __str__(self) -> str:
+        where = self.source or ""
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        detail = self.message
+        if self.offset is not None:
+            detail += f" (byte {self.offset})"
+        return f"{where}: {detail}" if where else detail
+
+
+class InputError(NmapxError):
+    """The input cannot be read as Nmap XML at all (no output is produced)."""
+
+
+class HostileInputError(InputError):
+    """The input uses XML features that Nmap never writes and attackers do (entities, DTDs)."""
+
+
+class OutputError(NmapxError):
+    """An output file cannot be written; the previous file at that path is left intact."""

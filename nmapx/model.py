@@ -1,0 +1,508 @@
+"""The per-host model that rules and actions see.
+
+A :class:`Host` wraps one ``<host>`` element as it streamed in. It offers three views, each
+built only when asked for, so a pass-through with nothing to run pays for none of them:
+
+* ``host.nmap_host``: a python-libnmap ``NmapHost``, the API most Python users already know;
+* ``host.nse``: the NSE-shaped host table (nse-semantics.md §2.1), what ported scripts read;
+* ``host.ports`` / ``host.get_port_state()``: NSE port tables (§2.2), for *any* scanned port,
+  including those Nmap folded into ``<extraports>`` (§2.3).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from lxml import etree
+
+from nmapx.portset import PortSet
+from nmapx.services_db import service_name
+
+if TYPE_CHECKING:
+    from libnmap.objects import NmapHost
+
+    from nmapx.results import ScriptResult
+
+PROTOCOLS = ("tcp", "udp", "sctp")
+#: Nmap's name for a state nobody can know; also what Nmap itself calls PORT_UNKNOWN.
+UNKNOWN_STATE = "unknown"
+
+_PLURAL_REASONS = {
+    # Old Nmap wrote ``<extrareasons reason=...>`` in the plural (reason.cc); NSE port tables
+    # always carry the singular form.
+    "resets": "reset",
+    "no-responses": "no-response",
+    "syn-acks": "syn-ack",
+    "port-unreaches": "port-unreach",
+    "host-unreaches": "host-unreach",
+    "net-unreaches": "net-unreach",
+    "proto-unreaches": "proto-unreach",
+    "admin-prohibiteds": "admin-prohibited",
+    "host-prohibiteds": "host-prohibited",
+    "net-prohibiteds": "net-prohibited",
+    "echo-replies": "echo-reply",
+    "udp-responses": "udp-response",
+    "time-exceededs": "time-exceeded",
+    "host-unknowns": "host-unknown",
+}
+
+
+def singular_reason(reason: str) -> str:
+    return _PLURAL_REASONS.get(reason, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInfo:
+    """One ``<scaninfo>``: which ports of which protocol the scan covered."""
+
+    type: str
+    protocol: str
+    services: PortSet
+
+
+@dataclass
+class ScanContext:
+    """Facts about the whole scan that a single host's element does not carry."""
+
+    source: str = "<stdin>"
+    nmaprun: Mapping[str, str] = field(default_factory=dict)
+    scaninfo: list[ScanInfo] = field(default_factory=list)
+    verbose: int = 0
+    debugging: int = 0
+    _scanned: dict[str, PortSet] = field(default_factory=dict, repr=False, compare=False)
+
+    def add_scaninfo(self, element: etree._Element) -> None:
+        protocol = element.get("protocol", "")
+        try:
+            services = PortSet.parse(element.get("services", ""))
+        except ValueError:
+            services = PortSet()
+        self.scaninfo.append(ScanInfo(element.get("type", ""), protocol, services))
+        self._scanned.clear()
+
+    def scanned(self, protocol: str) -> PortSet:
+        """Every port of ``protocol`` that the scan probed (cached: asked once per host)."""
+        cached = self._scanned.get(protocol)
+        if cached is None:
+            cached = PortSet()
+            for info in self.scaninfo:
+                if info.protocol == protocol:
+                    cached = cached | info.services
+            self._scanned[protocol] = cached
+        return cached
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(info.protocol for info in self.scaninfo))
+
+
+@dataclass(slots=True)
+class Version:
+    """NSE's ``port.version`` table (§2.2)."""
+
+    name: str | None = None
+    name_confidence: int = 3
+    product: str | None = None
+    version: str | None = None
+    extrainfo: str | None = None
+    hostname: str | None = None
+    ostype: str | None = None
+    devicetype: str | None = None
+    service_tunnel: str = "none"
+    service_fp: str | None = None
+    service_dtype: str = "table"
+    cpe: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Port:
+    """NSE's port table (§2.2). ``state`` may be ``"unknown"``, see ``possible_states``."""
+
+    number: int
+    protocol: str
+    state: str
+    reason: str = ""
+    reason_ttl: int = 0
+    service: str | None = None
+    version: Version = field(default_factory=Version)
+    #: Where the state came from: ``"port"`` (a ``<port>`` element) or ``"extraports"``.
+    origin: str = "port"
+    #: When ``state`` is ``"unknown"``: the extraports states this port may be in.
+    possible_states: tuple[str, ...] = ()
+
+    def __getitem__(self, key: str) -> Any:
+        """Allow ``port["number"]`` so that code written against NSE tables reads naturally."""
+        return getattr(self, key)
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _version_from(service: etree._Element | None) -> Version:
+    if service is None:
+        return Version()
+    return Version(
+        name=service.get("name"),
+        name_confidence=_int(service.get("conf"), 3),
+        product=service.get("product"),
+        version=service.get("version"),
+        extrainfo=service.get("extrainfo"),
+        hostname=service.get("hostname"),
+        ostype=service.get("ostype"),
+        devicetype=service.get("devicetype"),
+        service_tunnel="ssl" if service.get("tunnel") == "ssl" else "none",
+        service_fp=service.get("servicefp"),
+        service_dtype=service.get("method", "table"),
+        cpe=[cpe.text or "" for cpe in service.iterfind("cpe")],
+    )
+
+
+def port_from_element(element: etree._Element) -> Port:
+    """Build the NSE port table of one ``<port>`` element."""
+    state = element.find("state")
+    version = _version_from(element.find("service"))
+    return Port(
+        number=_int(element.get("portid")),
+        protocol=element.get("protocol", ""),
+        state=state.get("state", UNKNOWN_STATE) if state is not None else UNKNOWN_STATE,
+        reason=state.get("reason", "") if state is not None else "",
+        reason_ttl=_int(state.get("reason_ttl")) if state is not None else 0,
+        service=version.name,
+        version=version,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ExtraPorts:
+    state: str
+    count: int
+    #: (reason, protocol or None, ports or None, count) per ``<extrareasons>``.
+    reasons: tuple[tuple[str, str | None, PortSet | None, int], ...]
+
+
+@dataclass
+class NseHost:
+    """NSE's host table (§2.1). Times are in seconds; ``registry`` is shared per host."""
+
+    ip: str
+    name: str
+    targetname: str | None
+    reason: str
+    reason_ttl: int
+    mac_addr: bytes | None
+    bin_ip: bytes | None
+    times: dict[str, float]
+    traceroute: list[dict[str, Any]]
+    os_fp: str | None
+    os: list[dict[str, Any]] | None
+    registry: dict[str, Any] = field(default_factory=dict)
+    directly_connected: bool | None = None
+    interface: str | None = None
+    interface_mtu: int = 0
+    mac_addr_next_hop: bytes | None = None
+    mac_addr_src: bytes | None = None
+    bin_ip_src: bytes | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+
+_MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")
+
+
+class Host:
+    """One ``<host>`` of the input, as read, plus the script results added to it."""
+
+    def __init__(
+        self,
+        element: etree._Element,
+        raw: bytes,
+        *,
+        context: ScanContext,
+        index: int = 0,
+        line: int = 1,
+        offset: int = 0,
+        gap: bytes = b"",
+    ) -> None:
+        self.element = element
+        self.raw = raw
+        self.context = context
+        self.index = index
+        self.line = line
+        self.offset = offset
+        self.gap = gap
+        #: Results to add, per ``(protocol, portid)``; see :meth:`add_port_result`.
+        self.port_results: dict[tuple[str, int], list[ScriptResult]] = {}
+        self.host_results: list[ScriptResult] = []
+
+    def __repr__(self) -> str:
+        return f"<Host {self.address or '?'} line {self.line}>"
+
+    # ----------------------------------------------------------------- identity
+    @cached_property
+    def addresses(self) -> list[tuple[str, str]]:
+        """``(addrtype, addr)`` of every ``<address>``, in document order."""
+        return [
+            (a.get("addrtype", ""), a.get("addr", "")) for a in self.element.iterfind("address")
+        ]
+
+    @cached_property
+    def address(self) -> str | None:
+        """The IP address (IPv4 or IPv6) that Nmap scanned."""
+        for addrtype, addr in self.addresses:
+            if addrtype in ("ipv4", "ipv6"):
+                return addr
+        return None
+
+    @cached_property
+    def status(self) -> str:
+        status = self.element.find("status")
+        return status.get("state", "unknown") if status is not None else "unknown"
+
+    @property
+    def is_up(self) -> bool:
+        return self.status == "up"
+
+    def hostnames(self, kind: str | None = None) -> list[str]:
+        return [
+            h.get("name", "")
+            for h in self.element.iterfind("hostnames/hostname")
+            if kind is None or h.get("type") == kind
+        ]
+
+    # ----------------------------------------------------------------- views
+    @cached_property
+    def nmap_host(self) -> NmapHost:
+        """This host as python-libnmap's ``NmapHost``.
+
+        python-libnmap builds hosts from ElementTree-compatible elements; lxml's are, so the
+        element that was parsed once for streaming is reused instead of parsed again.
+        """
+        from libnmap.parser import NmapParser
+
+        return NmapParser._parse_xml_host(self.element)
+
+    @cached_property
+    def nse(self) -> NseHost:
+        """The NSE host table (§2.1)."""
+        element = self.element
+        status = element.find("status")
+        mac = None
+        for addrtype, addr in self.addresses:
+            if addrtype == "mac" and _MAC.match(addr):
+                mac = bytes.fromhex(re.sub("[:-]", "", addr))
+                break
+        ip = self.address or ""
+        bin_ip = None
+        if ip:
+            try:
+                bin_ip = ipaddress.ip_address(ip).packed
+            except ValueError:
+                bin_ip = None
+        times_el = element.find("times")
+        times: dict[str, float] = {}
+        if times_el is not None:
+            for attribute, key in (("srtt", "srtt"), ("rttvar", "rttvar"), ("to", "timeout")):
+                value = _float(times_el.get(attribute))
+                if value is not None:
+                    times[key] = value / 1e6
+        names = self.hostnames("PTR")
+        users = self.hostnames("user")
+        os_fp_el = element.find("os/osfingerprint")
+        return NseHost(
+            ip=ip,
+            name=names[0] if names else "",
+            targetname=users[0] if users else None,
+            reason=status.get("reason", "") if status is not None else "",
+            reason_ttl=_int(status.get("reason_ttl")) if status is not None else 0,
+            mac_addr=mac,
+            bin_ip=bin_ip,
+            times=times,
+            traceroute=self._traceroute(),
+            os_fp=os_fp_el.get("fingerprint") if os_fp_el is not None else None,
+            os=self._os_matches(),
+        )
+
+    def _traceroute(self) -> list[dict[str, Any]]:
+        """Hops indexed from TTL 1; a hop missing from the XML timed out and is ``{}``."""
+        hops: dict[int, dict[str, Any]] = {}
+        for hop in self.element.iterfind("trace/hop"):
+            ttl = _int(hop.get("ttl"))
+            if ttl <= 0:
+                continue
+            entry: dict[str, Any] = {"ip": hop.get("ipaddr")}
+            if hop.get("host"):
+                entry["name"] = hop.get("host")
+            rtt = _float(hop.get("rtt"))
+            if rtt is not None:
+                entry["srtt"] = rtt / 1000
+            hops[ttl] = entry
+        if not hops:
+            return []
+        return [hops.get(ttl, {}) for ttl in range(1, max(hops) + 1)]
+
+    def _os_matches(self) -> list[dict[str, Any]] | None:
+        """Perfect OS matches only, each with the union of all perfect matches' classes."""
+        perfect = [m for m in self.element.iterfind("os/osmatch") if m.get("accuracy") == "100"]
+        if not perfect or len(perfect) > 8:
+            return None
+        classes: list[dict[str, Any]] = []
+        for match in perfect:
+            for osclass in match.iterfind("osclass"):
+                entry = {
+                    "vendor": osclass.get("vendor"),
+                    "osfamily": osclass.get("osfamily"),
+                    "osgen": osclass.get("osgen"),
+                    "type": osclass.get("type"),
+                    "cpe": [c.text or "" for c in osclass.iterfind("cpe")],
+                }
+                if entry not in classes:
+                    classes.append(entry)
+        return [{"name": m.get("name"), "classes": classes} for m in perfect]
+
+    # ----------------------------------------------------------------- ports
+    @cached_property
+    def _port_elements(self) -> dict[tuple[str, int], etree._Element]:
+        return {
+            (p.get("protocol", ""), _int(p.get("portid"))): p
+            for p in self.element.iterfind("ports/port")
+        }
+
+    @property
+    def ports(self) -> Iterator[Port]:
+        """NSE port tables of every listed ``<port>``, in document order."""
+        for element in self._port_elements.values():
+            yield port_from_element(element)
+
+    @cached_property
+    def _extraports(self) -> tuple[_ExtraPorts, ...]:
+        result = []
+        for extra in self.element.iterfind("ports/extraports"):
+            reasons = []
+            for why in extra.iterfind("extrareasons"):
+                ports_text = why.get("ports")
+                try:
+                    ports = PortSet.parse(ports_text) if ports_text is not None else None
+                except ValueError:
+                    ports = None
+                reasons.append(
+                    (
+                        singular_reason(why.get("reason", "")),
+                        why.get("proto"),
+                        ports,
+                        _int(why.get("count")),
+                    )
+                )
+            result.append(
+                _ExtraPorts(extra.get("state", ""), _int(extra.get("count")), tuple(reasons))
+            )
+        return tuple(result)
+
+    def get_port_state(self, number: int, protocol: str) -> Port | None:
+        """NSE's ``nmap.get_port_state``: the port table of any scanned port, or None.
+
+        Listed ports come from their ``<port>`` element. A port that was scanned (it is in the
+        ``<scaninfo services>`` list of its protocol) but not listed was folded into
+        ``<extraports>``: its state is the one whose ``<extrareasons ports=...>`` names it,
+        or, when no port list says, the only extraports state that can apply to the protocol.
+        If several could apply, nobody can know which: the state is ``"unknown"`` and
+        ``possible_states`` lists the candidates (never a guess).
+        """
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise TypeError(f"port number must be an integer, not {type(number).__name__}")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
+        element = self._port_elements.get((protocol, number))
+        if element is not None:
+            return port_from_element(element)
+        if number not in self.context.scanned(protocol):
+            return None
+        return self._extraport(number, protocol)
+
+    def _extraport(self, number: int, protocol: str) -> Port:
+        candidates: dict[str, set[str]] = {}  # state -> reasons that may apply
+        for extra in self._extraports:
+            if extra.count <= 0:
+                continue
+            if not extra.reasons:
+                candidates.setdefault(extra.state, set())
+                continue
+            for reason, proto, ports, _count in extra.reasons:
+                if proto is not None and proto != protocol:
+                    continue
+                if ports is None:
+                    candidates.setdefault(extra.state, set()).add(reason)
+                elif number in ports:
+                    return self._folded_port(number, protocol, extra.state, reason)
+        if len(candidates) == 1:
+            state, reasons = candidates.popitem()
+            return self._folded_port(
+                number, protocol, state, reasons.pop() if len(reasons) == 1 else ""
+            )
+        port = self._folded_port(number, protocol, UNKNOWN_STATE, "")
+        port.possible_states = tuple(candidates)
+        return port
+
+    @staticmethod
+    def _folded_port(number: int, protocol: str, state: str, reason: str) -> Port:
+        name = service_name(number, protocol)
+        return Port(
+            number=number,
+            protocol=protocol,
+            state=state,
+            reason=reason,
+            service=name,
+            version=Version(name=name),
+            origin="extraports",
+        )
+
+    # ----------------------------------------------------------------- results
+    def add_port_result(self, protocol: str, number: int, result: ScriptResult) -> None:
+        """Attach a port script result; the XML writer places it inside that ``<port>``."""
+        self.port_results.setdefault((protocol, number), []).append(result)
+
+    def add_host_result(self, result: ScriptResult) -> None:
+        """Attach a host script result; it goes into ``<hostscript>``."""
+        self.host_results.append(result)
+
+    @property
+    def has_results(self) -> bool:
+        return bool(self.port_results or self.host_results)
+
+
+def parse_attributes(tag_bytes: bytes) -> dict[str, str]:
+    """Attributes of one start tag's raw bytes (values entity-decoded), for the writer."""
+    element = etree.fromstring(tag_bytes.rstrip(b"/>").rstrip() + b"/>", _TAG_PARSER)
+    return dict(element.attrib)
+
+
+_TAG_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+__all__ = [
+    "UNKNOWN_STATE",
+    "Host",
+    "NseHost",
+    "Port",
+    "ScanContext",
+    "ScanInfo",
+    "Version",
+    "port_from_element",
+    "singular_reason",
+]

@@ -1,0 +1,628 @@
+"""Streaming reader for Nmap XML.
+
+The document is consumed as a stream of top-level pieces: the prologue (everything up to and
+including the ``<nmaprun>`` start tag), then each child of ``<nmaprun>`` with the whitespace
+before it, then the epilogue. Each piece keeps its exact bytes (so writers can copy them
+unchanged) and, for the elements that matter, the lxml element parsed from those bytes by one
+long-lived ``XMLPullParser`` that is fed the document as it arrives. A host is handed on the
+moment its ``</host>`` has been read, and dropped by the reader right after, so memory stays
+flat whatever the input size.
+
+Safety: the parser never resolves entities, never loads a DTD and never touches the network;
+a document type declaration with an internal subset (how billion-laughs and XXE attacks
+declare their entities) is refused before any parsing.
+
+Damage: an input that ends early yields a :class:`Truncation` (every complete host before it
+was already yielded); a malformed host is reported with its line and skipped while the rest
+is kept; forbidden characters that old Nmap versions wrote are repaired (:mod:`nmapx.repair`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from nmapx.errors import ExitStatus, HostileInputError, InputError
+from nmapx.model import Host, ScanContext
+from nmapx.repair import repair
+from nmapx.source import InputSource, open_chunks
+from nmapx.xmlscan import CutOff, ElementEnd, NeedMore, Tag, find_element_end, markup_at
+
+log = logging.getLogger(__name__)
+
+#: Children of ``<nmaprun>`` that Nmap writes; the parser reports only these.
+TOP_LEVEL = (
+    "nmaprun",
+    "scaninfo",
+    "verbose",
+    "debugging",
+    "target",
+    "taskbegin",
+    "taskprogress",
+    "taskend",
+    "hosthint",
+    "prescript",
+    "postscript",
+    "host",
+    "output",
+    "runstats",
+)
+#: A single top-level element larger than this is refused (Nmap's largest are kilobytes).
+MAX_SEGMENT = 256 << 20
+#: What may follow ``</nmaprun>`` (whitespace, comments) before the input is called damaged.
+MAX_EPILOGUE = 1 << 20
+_COMPACT_AT = 1 << 20
+_WHITESPACE = b" \t\r\n"
+
+
+def _new_parser() -> etree.XMLPullParser:
+    return etree.XMLPullParser(
+        events=("start", "end"),
+        tag=TOP_LEVEL,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_blank_text=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with the input that the reader survived (warning) or not (error)."""
+
+    severity: str
+    message: str
+    source: str
+    line: int
+    column: int | None = None
+    offset: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}"
+        if self.column is not None:
+            where += f":{self.column}"
+        tail = f" (byte {self.offset})" if self.offset is not None else ""
+        return f"{where}: {self.severity}: {self.message}{tail}"
+
+
+@dataclass(slots=True)
+class Prologue:
+    """Everything before the first child of ``<nmaprun>``, including its start tag."""
+
+    raw: bytes
+    root: etree._Element
+    #: True for ``<nmaprun/>``: the document has no children and no end tag to copy.
+    empty_root: bool = False
+
+
+@dataclass(slots=True)
+class TopLevelItem:
+    """A child of ``<nmaprun>`` other than ``<host>``, or a comment or processing instruction."""
+
+    gap: bytes
+    raw: bytes
+    name: str | None
+    element: etree._Element | None
+    line: int
+    offset: int
+
+
+@dataclass(slots=True)
+class Epilogue:
+    """The ``</nmaprun>`` end tag and whatever legitimately follows it."""
+
+    gap: bytes
+    raw: bytes
+
+
+@dataclass(slots=True)
+class Truncation:
+    """The input ended before ``</nmaprun>``: the place, and the open element if any."""
+
+    gap: bytes
+    line: int
+    column: int | None
+    offset: int
+    inside: str | None
+    inside_line: int | None
+
+
+Item = Prologue | TopLevelItem | Host | Epilogue | Truncation
+
+
+@dataclass
+class Document:
+    """One Nmap XML input, read lazily: iterate it once to stream its pieces."""
+
+    source: InputSource
+    context: ScanContext = field(init=False)
+    problems: list[Problem] = field(default_factory=list, init=False)
+    status: ExitStatus = field(default=ExitStatus.OK, init=False)
+    hosts_read: int = field(default=0, init=False)
+    bytes_read: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.context = ScanContext(source=self.source.name)
+
+    def __iter__(self) -> Iterator[Item]:
+        with open_chunks(self.source) as chunks:
+            yield from _Reader(self, chunks).items()
+
+    def problem(
+        self,
+        severity: str,
+        message: str,
+        line: int,
+        column: int | None = None,
+        offset: int | None = None,
+        status: ExitStatus | None = None,
+    ) -> None:
+        found = Problem(severity, message, self.source.name, line, column, offset)
+        self.problems.append(found)
+        if severity == "warning":
+            log.warning("%s", found)
+        else:
+            log.error("%s", found)
+        if status is not None and status > self.status:
+            self.status = status
+
+
+def read_document(path: str) -> Document:
+    """Open ``path`` (``-`` for stdin; gzip and bzip2 are recognised) for streaming."""
+    return Document(InputSource(path))
+
+
+class _Reader:
+    """The buffer, the scanner and the parser behind :class:`Document` iteration."""
+
+    def __init__(self, document: Document, chunks: Iterator[bytes]) -> None:
+        self.doc = document
+        self.name = document.source.name
+        self.chunks = chunks
+        self.buf = bytearray()
+        self.base = 0  # absolute offset of buf[0]
+        self.pos = 0  # index into buf of the first unconsumed byte
+        self.line = 1  # line number at self.pos
+        self.line_start = 0  # absolute offset where the current line starts
+        self.eof = False
+        self.parser = _new_parser()
+        self.root: etree._Element | None = None
+        self.xml_decl = b""
+        self.hosts = 0
+
+    # ------------------------------------------------------------------ buffer
+    def fill(self) -> bool:
+        """Read one more chunk; False at end of input."""
+        if self.eof:
+            return False
+        if self.pos > _COMPACT_AT:
+            del self.buf[: self.pos]
+            self.base += self.pos
+            self.pos = 0
+        for chunk in self.chunks:
+            if chunk:
+                self.buf += chunk
+                self.doc.bytes_read += len(chunk)
+                return True
+        self.eof = True
+        return False
+
+    def advance(self, new_pos: int) -> None:
+        """Consume ``buf[pos:new_pos]``, keeping the line count right."""
+        newlines = self.buf.count(b"\n", self.pos, new_pos)
+        if newlines:
+            self.line += newlines
+            self.line_start = self.base + self.buf.rfind(b"\n", self.pos, new_pos) + 1
+        self.pos = new_pos
+
+    def where(self, index: int) -> tuple[int, int, int]:
+        """(line, column, absolute offset) of ``buf[index]``, index >= pos."""
+        newlines = self.buf.count(b"\n", self.pos, index)
+        line = self.line + newlines
+        if newlines:
+            line_start = self.base + self.buf.rfind(b"\n", self.pos, index) + 1
+        else:
+            line_start = self.line_start
+        offset = self.base + index
+        return line, offset - line_start + 1, offset
+
+    def markup(self, index: int) -> Tag | None:
+        """The markup construct at ``buf[index]``, reading more input as needed."""
+        checked = index
+        while True:
+            if self.buf.find(b">", checked) != -1:
+                tag = markup_at(self.buf, index)
+                if tag is not None:
+                    return tag
+            checked = max(index, len(self.buf) - 1)
+            if len(self.buf) - index > MAX_SEGMENT:
+                line, column, offset = self.where(index)
+                raise InputError(
+                    "markup too large", source=self.name, line=line, column=column, offset=offset
+                )
+            if not self.fill():
+                return None
+
+    # ------------------------------------------------------------------ pieces
+    def items(self) -> Iterator[Item]:
+        prologue = self.read_prologue()
+        yield prologue
+        if prologue.empty_root:
+            yield Epilogue(b"", self.read_rest())
+            return
+        yield from self.read_body()
+
+    def read_prologue(self) -> Prologue:
+        if not self.fill():
+            raise InputError("empty input", source=self.name, line=1)
+        if self.buf.startswith(b"\xef\xbb\xbf"):
+            self.pos = 0  # the BOM stays part of the prologue's bytes
+            index = 3
+        else:
+            index = 0
+        while True:
+            while True:
+                index = _skip_whitespace(self.buf, index)
+                if index < len(self.buf) or not self.fill():
+                    break
+            if index >= len(self.buf):
+                raise InputError(
+                    "no <nmaprun> element: not Nmap XML",
+                    source=self.name,
+                    line=self.where(index)[0],
+                )
+            if self.buf[index] != ord("<"):
+                line, column, offset = self.where(index)
+                raise InputError(
+                    "text before the root element: not Nmap XML",
+                    source=self.name,
+                    line=line,
+                    column=column,
+                    offset=offset,
+                )
+            tag = self.markup(index)
+            if tag is None:
+                line, column, offset = self.where(index)
+                raise InputError(
+                    "input ends inside the prologue",
+                    source=self.name,
+                    line=line,
+                    column=column,
+                    offset=offset,
+                )
+            if tag.kind == "doctype":
+                self.check_doctype(tag)
+            elif tag.kind == "pi" and tag.name == b"xml":
+                self.xml_decl = bytes(self.buf[tag.start : tag.end])
+            elif tag.kind in ("start", "empty"):
+                if tag.name != b"nmaprun":
+                    line, column, offset = self.where(index)
+                    raise InputError(
+                        f"root element is <{_name(tag)}>, not <nmaprun>: not Nmap XML",
+                        source=self.name,
+                        line=line,
+                        column=column,
+                        offset=offset,
+                    )
+                raw = bytes(self.buf[self.pos : tag.end])
+                self.feed_prologue(raw, index)
+                self.doc.context.nmaprun = dict(self.root.attrib) if self.root is not None else {}
+                self.advance(tag.end)
+                return Prologue(raw, self.root, empty_root=tag.kind == "empty")
+            elif tag.kind not in ("comment", "pi"):
+                line, column, offset = self.where(index)
+                raise InputError(
+                    "unexpected markup before <nmaprun>",
+                    source=self.name,
+                    line=line,
+                    column=column,
+                    offset=offset,
+                )
+            index = tag.end
+
+    def check_doctype(self, tag: Tag) -> None:
+        """Refuse internal subsets: Nmap writes a bare DOCTYPE, attackers declare entities."""
+        text = bytes(self.buf[tag.start : tag.end])
+        if b"[" in text:
+            line, column, offset = self.where(tag.start)
+            kind = "entity declarations" if b"<!ENTITY" in text else "an internal DTD subset"
+            raise HostileInputError(
+                f"refused: the DOCTYPE has {kind} (Nmap never writes them; nothing is expanded)",
+                source=self.name,
+                line=line,
+                column=column,
+                offset=offset,
+            )
+
+    def feed_prologue(self, raw: bytes, root_index: int) -> None:
+        try:
+            self.parser.feed(raw)
+            for event, element in self.parser.read_events():
+                if event == "start" and element.tag == "nmaprun":
+                    self.root = element
+        except etree.XMLSyntaxError as exc:
+            line, column, offset = self.where(self.pos)
+            raise InputError(
+                _message(exc),
+                source=self.name,
+                line=line + (exc.lineno or 1) - 1,
+                column=exc.offset,
+            ) from None
+        if self.root is None:
+            line, column, offset = self.where(root_index)
+            raise InputError(
+                "the <nmaprun> start tag could not be parsed",
+                source=self.name,
+                line=line,
+                column=column,
+                offset=offset,
+            )
+
+    def read_rest(self) -> bytes:
+        while self.fill():
+            if len(self.buf) - self.pos > MAX_EPILOGUE:
+                break
+        rest = bytes(self.buf[self.pos :])
+        self.advance(len(self.buf))
+        return rest
+
+    def read_body(self) -> Iterator[Item]:
+        resume: int | None = None
+        while True:
+            index = self.buf.find(b"<", self.pos)
+            if index == -1:
+                if not self.fill():
+                    yield self.truncation(len(self.buf), None, None)
+                    return
+                continue
+            tag = self.markup(index)
+            if tag is None:
+                yield self.truncation(index, None, None)
+                return
+            gap = bytes(self.buf[self.pos : index])
+            if tag.kind == "end":
+                if tag.name == b"nmaprun":
+                    yield from self.finish(gap, tag)
+                    return
+                line, column, offset = self.where(index)
+                self.doc.problem(
+                    "error",
+                    f"stray </{_name(tag)}> end tag skipped",
+                    line,
+                    column,
+                    offset,
+                    ExitStatus.DAMAGED,
+                )
+                self.advance(tag.end)
+                continue
+            if tag.kind == "start" and tag.name == b"nmaprun":
+                # A second document glued into the first (seen in damaged files): its hosts
+                # are still good, so drop only its start tag and read on.
+                line, column, offset = self.where(index)
+                self.doc.problem(
+                    "error",
+                    "a second <nmaprun> start tag skipped",
+                    line,
+                    column,
+                    offset,
+                    ExitStatus.DAMAGED,
+                )
+                self.advance(tag.end)
+                continue
+            if tag.kind in ("start", "empty"):
+                found = find_element_end(self.buf, tag, resume)
+                if isinstance(found, NeedMore):
+                    resume = found.resume
+                    if len(self.buf) - index > MAX_SEGMENT:
+                        line, column, offset = self.where(index)
+                        self.doc.problem(
+                            "error",
+                            f"<{_name(tag)}> element larger than {MAX_SEGMENT >> 20} MiB",
+                            line,
+                            column,
+                            offset,
+                            ExitStatus.DAMAGED,
+                        )
+                        yield self.truncation(index, None, None)
+                        return
+                    if not self.fill():
+                        line = self.where(index)[0]
+                        yield self.truncation(len(self.buf), _name(tag), line)
+                        return
+                    continue
+                resume = None
+                if isinstance(found, CutOff):
+                    line, column, offset = self.where(index)
+                    self.doc.problem(
+                        "error",
+                        f"{found.reason}; skipped",
+                        line,
+                        column,
+                        offset,
+                        ExitStatus.DAMAGED,
+                    )
+                    self.reset_parser()
+                    self.advance(found.resync)
+                    continue
+                assert isinstance(found, ElementEnd)
+                end = found.end
+                name: str | None = _name(tag)
+            else:
+                end = tag.end
+                name = None
+            item = self.segment(gap, index, end, name)
+            if item is not None:
+                yield item
+
+    def segment(self, gap: bytes, index: int, end: int, name: str | None) -> Item | None:
+        """Parse one top-level piece; recover from damage where that is possible."""
+        raw = bytes(self.buf[index:end])
+        line, column, offset = self.where(index)
+        element = None
+        try:
+            element = self.parse(gap + raw, name)
+        except etree.XMLSyntaxError as first_error:
+            self.reset_parser()
+            fixed, count = repair(raw)
+            parsed = False
+            if count:
+                try:
+                    element = self.parse(fixed, name)
+                    parsed = True
+                except etree.XMLSyntaxError:
+                    self.reset_parser()
+            if not parsed:
+                where_line, where_column = self.locate(first_error, raw, line, column)
+                what = f"<{name}>" if name else "markup"
+                self.doc.problem(
+                    "error",
+                    f"malformed {what} skipped: {_message(first_error)}",
+                    where_line,
+                    where_column,
+                    offset,
+                    ExitStatus.DAMAGED,
+                )
+                self.advance(end)
+                return None
+            self.doc.problem(
+                "warning",
+                f"repaired {count} character(s) that XML 1.0 forbids"
+                " (now written as \\xHH, as current Nmap does)",
+                line,
+                column,
+                offset,
+            )
+            raw = fixed
+        self.advance(end)
+        if name == "host":
+            if element is None:
+                return None
+            self.hosts += 1
+            self.doc.hosts_read = self.hosts
+            host = Host(
+                element,
+                raw,
+                context=self.doc.context,
+                index=self.hosts - 1,
+                line=line,
+                offset=offset,
+                gap=gap,
+            )
+            self.release(element)
+            return host
+        if element is not None:
+            self.note(name, element)
+            self.release(element)
+        return TopLevelItem(gap, raw, name, element, line, offset)
+
+    def parse(self, data: bytes, name: str | None) -> etree._Element | None:
+        """Feed ``data`` to the long-lived parser and return the top-level element it closed."""
+        self.parser.feed(data)
+        element = None
+        for event, found in self.parser.read_events():
+            if event == "end" and found.tag == name:
+                parent = found.getparent()
+                if parent is not None and parent.getparent() is None:
+                    element = found
+        if name in TOP_LEVEL and element is None:
+            raise etree.XMLSyntaxError(f"<{name}> was not closed where expected", 0, 0, 0)
+        return element
+
+    def release(self, element: etree._Element) -> None:
+        """Detach handled elements from the parser's tree so memory stays flat."""
+        parent = element.getparent()
+        if parent is not None:
+            for child in list(parent):
+                parent.remove(child)
+
+    def note(self, name: str | None, element: etree._Element) -> None:
+        context = self.doc.context
+        if name == "scaninfo":
+            context.add_scaninfo(element)
+        elif name in ("verbose", "debugging"):
+            try:
+                setattr(context, name, int(element.get("level", "0")))
+            except ValueError:
+                pass
+
+    def reset_parser(self) -> None:
+        """Start a fresh parser after an error: libxml2 stops at the first fatal one."""
+        self.parser = _new_parser()
+        self.parser.feed(self.xml_decl + b"<nmaprun>")
+        self.parser.read_events()
+
+    def locate(
+        self, error: etree.XMLSyntaxError, raw: bytes, line: int, column: int
+    ) -> tuple[int, int | None]:
+        """Line and column of ``error`` inside ``raw``, which starts at (line, column)."""
+        probe = _new_parser()
+        prefix = self.xml_decl + b"<nmaprun>"
+        try:
+            probe.feed(prefix + raw)
+            probe.read_events()
+        except etree.XMLSyntaxError as exc:
+            rel_line = exc.lineno or 1
+            rel_col = exc.offset
+            if rel_line == 1 and rel_col is not None:
+                return line, column + rel_col - len(prefix) - 1 if rel_col > len(prefix) else column
+            return line + rel_line - 1, rel_col
+        return line, column
+
+    def truncation(self, index: int, inside: str | None, inside_line: int | None) -> Truncation:
+        end_line, end_column, end_offset = self.where(len(self.buf))
+        what = f" inside <{inside}> (started at line {inside_line})" if inside else ""
+        self.doc.problem(
+            "error",
+            f"input ended early{what}: {self.hosts} complete host(s) kept",
+            end_line,
+            end_column,
+            end_offset,
+            ExitStatus.INCOMPLETE,
+        )
+        gap_end = _skip_whitespace(self.buf, self.pos)
+        gap = bytes(self.buf[self.pos : min(gap_end, index)])
+        self.advance(len(self.buf))
+        return Truncation(gap, end_line, end_column, end_offset, inside, inside_line)
+
+    def finish(self, gap: bytes, tag: Tag) -> Iterator[Item]:
+        end_tag = bytes(self.buf[tag.start : tag.end])
+        self.advance(tag.end)
+        rest = self.read_rest()
+        try:
+            self.parser.feed(gap + end_tag + rest)
+            self.parser.close()
+        except etree.XMLSyntaxError as exc:
+            line = self.line
+            self.doc.problem(
+                "error",
+                f"content after </nmaprun> dropped: {_message(exc)}",
+                line,
+                None,
+                self.base + self.pos,
+                ExitStatus.DAMAGED,
+            )
+            rest = b"\n"
+        yield Epilogue(gap, end_tag + rest)
+
+
+def _skip_whitespace(buf: bytearray, index: int) -> int:
+    length = len(buf)
+    while index < length and buf[index] in _WHITESPACE:
+        index += 1
+    return index
+
+
+def _message(error: etree.XMLSyntaxError) -> str:
+    """libxml2's message without lxml's ``(line N)`` suffix, which we compute ourselves."""
+    text = str(error.msg if getattr(error, "msg", None) else error)
+    cut = text.find(", line ")
+    return text[:cut] if cut != -1 else text
+
+
+def _name(tag: Tag) -> str:
+    return tag.name.decode("utf-8", "replace")

@@ -1,0 +1,152 @@
+"""Script results and how Nmap renders them: ``format_table`` text and ``<script>`` XML.
+
+One function turns a structured value into the output string (nse-semantics.md §5.2) and
+one writes the ``<script>`` element (§5.4), so the XML ``output`` attribute, the ``<elem>``
+children and the normal output all agree byte for byte. Python values stand in for Lua's:
+``dict`` (insertion-ordered, like ``stdnse.output_table``) and ``list``/``tuple`` for tables,
+``None`` for nil, ``bool``, ``int``, ``float``, ``str`` and ``bytes`` for the scalars.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nmapx.xmlescape import to_bytes, xml_text
+
+log = logging.getLogger(__name__)
+
+
+class _NoStructure:
+    """Marks a result that has only a string part (§5.1)."""
+
+    _instance: _NoStructure | None = None
+
+    def __new__(cls) -> _NoStructure:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NO_STRUCTURE"
+
+
+NO_STRUCTURE: Any = _NoStructure()
+
+
+def lua_tostring(value: Any) -> bytes:
+    """Lua 5.3/5.4 ``tostring`` of a scalar: ``3``, ``1.5``, ``3.0``, ``1e+20``, ``true``."""
+    if value is True:
+        return b"true"
+    if value is False:
+        return b"false"
+    if isinstance(value, int):
+        return str(value).encode()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return b"nan" if math.copysign(1.0, value) > 0 else b"-nan"
+        if math.isinf(value):
+            return b"inf" if value > 0 else b"-inf"
+        text = f"{value:.14g}"
+        if all(c in "-0123456789" for c in text):
+            text += ".0"
+        return text.encode()
+    return to_bytes(value if isinstance(value, str | bytes) else str(value))
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, Mapping) or (
+        isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray)
+    )
+
+
+def _array_items(value: Any) -> list[Any]:
+    """Lua ``ipairs``: the array part, stopping at the first nil."""
+    items = []
+    for item in value:
+        if item is None:
+            break
+        items.append(item)
+    return items
+
+
+def _split(value: Any) -> tuple[list[Any], list[tuple[bytes, Any]]]:
+    """A table's array items and its string-keyed entries (other keys are dropped, as in Lua)."""
+    if isinstance(value, Mapping):
+        keyed = []
+        for key, item in value.items():
+            if item is None:
+                continue
+            if isinstance(key, str | bytes):
+                keyed.append((to_bytes(key), item))
+            else:
+                log.debug("dropping non-string key %r from script output", key)
+        return [], keyed
+    return _array_items(value), []
+
+
+def format_table(value: Any, indent: bytes = b"  ") -> bytes:
+    """NSE's ``format_table``: the output string of a structured result (§5.2)."""
+    if not _is_table(value):
+        return lua_tostring(value)
+    array, keyed = _split(value)
+    parts = []
+    deeper = indent + b"  "
+    for item in array:
+        parts.append(b"\n" + indent + format_table(item, deeper))
+    for key, item in keyed:
+        parts.append(b"\n" + indent + key + b": " + format_table(item, deeper))
+    return b"".join(parts)
+
+
+def _xml_children(value: Any) -> bytes:
+    array, keyed = _split(value)
+    parts = []
+    for key, item in [(None, item) for item in array] + keyed:
+        key_attr = b"" if key is None else b' key="' + xml_text(key) + b'"'
+        if _is_table(item):
+            parts.append(b"<table" + key_attr + b">\n" + _xml_children(item) + b"</table>\n")
+        else:
+            parts.append(b"<elem" + key_attr + b">" + xml_text(lua_tostring(item)) + b"</elem>\n")
+    return b"".join(parts)
+
+
+@dataclass(slots=True)
+class ScriptResult:
+    """What one script said about one target: an id, a string part and/or a structured part."""
+
+    id: str
+    output: str | bytes | None = None
+    structured: Any = NO_STRUCTURE
+
+    @property
+    def has_structure(self) -> bool:
+        return self.structured is not NO_STRUCTURE
+
+    def output_bytes(self) -> bytes:
+        """The output string: the string part if given, else ``format_table`` of the structure."""
+        if self.output is not None:
+            return to_bytes(self.output)
+        if self.has_structure:
+            return format_table(self.structured)
+        return b""
+
+    def to_xml(self) -> bytes:
+        """The ``<script>`` element exactly as Nmap writes it (§5.4, §8.2)."""
+        head = (
+            b'<script id="'
+            + xml_text(self.id)
+            + b'" output="'
+            + xml_text(self.output_bytes())
+            + b'"'
+        )
+        if not self.has_structure:
+            return head + b"/>"
+        if _is_table(self.structured):
+            body = _xml_children(self.structured)
+        else:
+            body = xml_text(lua_tostring(self.structured))
+        return head + b">" + body + b"</script>"

@@ -1,0 +1,1 @@
+"""Writers: Nmap XML (byte-faithful splicing), Nmap normal output, and reports."""

@@ -1,0 +1,303 @@
+"""The Nmap XML writer: the input's own bytes, with script results spliced in.
+
+Copying the input byte for byte is what guarantees that an archived scan changes only where
+nmapx added something, whatever Nmap version, escaping or indentation wrote it; it is also the
+fastest possible pass-through. New ``<script>``, ``<hostscript>``, ``<prescript>`` and
+``<postscript>`` elements go exactly where Nmap puts them (nse-semantics.md §5.5), in Nmap's
+layout and escaping (:mod:`nmapx.results`). Where a container receives new results, all of
+its scripts are written in script-id order, and a result already present for the same id is
+replaced by the new one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from nmapx.atomic import AtomicOutput
+from nmapx.errors import NmapxError
+from nmapx.model import Host, parse_attributes
+from nmapx.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
+from nmapx.results import ScriptResult
+from nmapx.xmlescape import xml_text
+from nmapx.xmlscan import Tag, iter_tags
+
+_PRESCRIPT_BEFORE = frozenset({"host", "hosthint", "postscript", "runstats"})
+
+
+@dataclass(slots=True)
+class _Container:
+    """Where a container's scripts are in the raw bytes, and where new ones would go."""
+
+    insert_at: int
+    scripts: list[tuple[str, int, int]] = field(default_factory=list)  # (id, start, end)
+
+
+@dataclass(slots=True)
+class _HostLayout:
+    ports: dict[tuple[str, int], _Container] = field(default_factory=dict)
+    hostscript: _Container | None = None
+    #: Where a new ``<hostscript>`` goes: before ``<trace>``/``<times>``, else before ``</host>``.
+    hostscript_at: int = 0
+
+
+def _attribute(tag_bytes: bytes, name: str) -> str:
+    return parse_attributes(tag_bytes).get(name, "")
+
+
+def _layout(raw: bytes) -> _HostLayout:
+    """Find the byte positions of ports, scripts and the hostscript slot in one host."""
+    layout = _HostLayout()
+    stack: list[bytes] = []
+    port: _Container | None = None
+    script_start: tuple[str, int] | None = None
+    tags: list[Tag] = iter_tags(raw, 0, len(raw))
+    for tag in tags:
+        if tag.kind not in ("start", "empty", "end"):
+            continue
+        depth = len(stack)
+        if tag.kind == "end":
+            name = stack.pop() if stack else b""
+            if name == b"script" and script_start is not None and len(stack) in (2, 3):
+                script_id, start = script_start
+                _owner(layout, port, len(stack)).scripts.append((script_id, start, tag.end))
+                script_start = None
+            elif name == b"port" and port is not None and len(stack) == 2:
+                port.insert_at = tag.start
+                port = None
+            elif name == b"hostscript" and layout.hostscript is not None and len(stack) == 1:
+                layout.hostscript.insert_at = tag.start
+            elif name == b"host" and not stack and not layout.hostscript_at:
+                layout.hostscript_at = tag.start
+            continue
+        text = raw[tag.start : tag.end]
+        if depth == 1 and tag.name in (b"trace", b"times") and not layout.hostscript_at:
+            layout.hostscript_at = tag.start
+        if depth == 2 and tag.name == b"port" and stack[-1] == b"ports":
+            key = (_attribute(text, "protocol"), int(_attribute(text, "portid") or -1))
+            port = layout.ports[key] = _Container(insert_at=tag.end)
+        elif depth == 1 and tag.name == b"hostscript":
+            layout.hostscript = _Container(insert_at=tag.end)
+        elif tag.name == b"script" and (
+            (depth == 3 and port is not None) or (depth == 2 and stack[-1] == b"hostscript")
+        ):
+            if tag.kind == "empty":
+                _owner(layout, port, depth).scripts.append(
+                    (_attribute(text, "id"), tag.start, tag.end)
+                )
+            else:
+                script_start = (_attribute(text, "id"), tag.start)
+        if tag.kind == "start":
+            stack.append(tag.name)
+    return layout
+
+
+def _owner(layout: _HostLayout, port: _Container | None, depth: int) -> _Container:
+    if depth == 3 and port is not None:
+        return port
+    assert layout.hostscript is not None
+    return layout.hostscript
+
+
+def merge_scripts(
+    raw: bytes, existing: Iterable[tuple[str, int, int]], new: Iterable[ScriptResult]
+) -> bytes:
+    """All scripts of one container, sorted by id; new results replace same-id old ones."""
+    by_id: dict[str, bytes] = {script_id: raw[start:end] for script_id, start, end in existing}
+    for result in new:
+        by_id[result.id] = result.to_xml()
+    return b"".join(by_id[key] for key in sorted(by_id))
+
+
+def enrich_host(host: Host) -> bytes:
+    """The host's bytes with its new results spliced in (its own bytes if there are none)."""
+    if not host.has_results:
+        return host.raw
+    raw = host.raw
+    layout = _layout(raw)
+    edits: list[tuple[int, int, bytes]] = []
+    for (protocol, number), results in host.port_results.items():
+        container = layout.ports.get((protocol, number))
+        if container is None:
+            raise NmapxError(
+                f"cannot add results to {number}/{protocol}: the port is not listed in the input",
+                source=host.context.source,
+                line=host.line,
+            )
+        edits.append(_container_edit(raw, container, results))
+    if host.host_results:
+        if layout.hostscript is not None:
+            edits.append(_container_edit(raw, layout.hostscript, host.host_results))
+        else:
+            body = merge_scripts(raw, (), host.host_results)
+            edits.append(
+                (
+                    layout.hostscript_at,
+                    layout.hostscript_at,
+                    b"<hostscript>" + body + b"</hostscript>",
+                )
+            )
+    edits.sort()
+    pieces = []
+    pos = 0
+    for start, end, replacement in edits:
+        pieces.append(raw[pos:start])
+        pieces.append(replacement)
+        pos = end
+    pieces.append(raw[pos:])
+    return b"".join(pieces)
+
+
+def _container_edit(
+    raw: bytes, container: _Container, results: list[ScriptResult]
+) -> tuple[int, int, bytes]:
+    merged = merge_scripts(raw, container.scripts, results)
+    if container.scripts:
+        return container.scripts[0][1], container.scripts[-1][2], merged
+    return container.insert_at, container.insert_at, merged
+
+
+def wrap_scripts(container: str, results: Iterable[ScriptResult], raw: bytes = b"") -> bytes:
+    """A ``<prescript>``/``<postscript>`` element: ``raw`` (an existing one) merged with results."""
+    existing: list[tuple[str, int, int]] = []
+    if raw:
+        depth = 0
+        for tag in iter_tags(raw, 0, len(raw)):
+            if tag.kind == "start":
+                depth += 1
+                if depth == 2 and tag.name == b"script":
+                    start = tag.start
+                    script_id = _attribute(raw[tag.start : tag.end], "id")
+            elif tag.kind == "end":
+                if depth == 2 and tag.name == b"script":
+                    existing.append((script_id, start, tag.end))
+                depth -= 1
+            elif tag.kind == "empty" and depth == 1 and tag.name == b"script":
+                existing.append((_attribute(raw[tag.start : tag.end], "id"), tag.start, tag.end))
+    body = merge_scripts(raw, existing, results)
+    return f"<{container}>".encode() + body + f"</{container}>".encode()
+
+
+class XmlWriter:
+    """Writes the pieces of a :class:`~nmapx.reader.Document` as enriched Nmap XML."""
+
+    def __init__(self, out: AtomicOutput, *, flush_hosts: bool = False) -> None:
+        self.out = out
+        self.flush_hosts = flush_hosts
+        self.prescript: list[ScriptResult] = []
+        self.postscript: list[ScriptResult] = []
+        self._prescript_pending = True
+        self._prescript_due = False
+        self._postscript_pending = True
+        self._runstats_written = False
+        self.hosts_up = 0
+        self.hosts_down = 0
+        self.start_time = 0
+        self.last_time = 0
+
+    def write(self, item: Item) -> None:
+        if isinstance(item, Prologue):
+            self.out.write(item.raw)
+            self.start_time = self.last_time = _int(item.root.get("start"))
+        elif isinstance(item, Host):
+            self._before(item.gap, "host")
+            self.out.write(enrich_host(item))
+            self._count(item)
+            if self.flush_hosts:
+                self.out.flush()
+        elif isinstance(item, TopLevelItem):
+            self._top_level(item)
+        elif isinstance(item, Epilogue):
+            self._before(item.gap, "runstats")
+            self._postscript()
+            self.out.write(item.raw)
+        elif isinstance(item, Truncation):
+            self._truncated(item)
+
+    def _before(self, gap: bytes, name: str | None) -> None:
+        """Write ``gap``, then a pending ``<prescript>`` if this is where Nmap puts it."""
+        self.out.write(gap)
+        if self._prescript_pending and (self._prescript_due or name in _PRESCRIPT_BEFORE):
+            self._prescript_pending = False
+            if self.prescript:
+                self.out.write(wrap_scripts("prescript", self.prescript))
+
+    def _top_level(self, item: TopLevelItem) -> None:
+        if item.name == "prescript" and self._prescript_pending:
+            self.out.write(item.gap)
+            self._prescript_pending = False
+            self.out.write(
+                wrap_scripts("prescript", self.prescript, item.raw) if self.prescript else item.raw
+            )
+            return
+        if item.name == "postscript" and self._postscript_pending:
+            self._before(item.gap, item.name)
+            self._postscript_pending = False
+            self.out.write(
+                wrap_scripts("postscript", self.postscript, item.raw)
+                if self.postscript
+                else item.raw
+            )
+            return
+        self._before(item.gap, item.name)
+        if item.name == "runstats":
+            self._postscript()
+            self._runstats_written = True
+        self.out.write(item.raw)
+        if item.name == "debugging":
+            self._prescript_due = True
+        if item.name == "host" or item.element is None:
+            return
+        for key in ("time", "endtime"):
+            self.last_time = max(self.last_time, _int(item.element.get(key)))
+
+    def _postscript(self) -> None:
+        if self._postscript_pending:
+            self._postscript_pending = False
+            if self.postscript:
+                self.out.write(wrap_scripts("postscript", self.postscript))
+
+    def _count(self, host: Host) -> None:
+        if host.status == "up":
+            self.hosts_up += 1
+        else:
+            self.hosts_down += 1
+        self.last_time = max(self.last_time, _int(host.element.get("endtime")))
+
+    def _truncated(self, item: Truncation) -> None:
+        """Close a cut-off document validly: Nmap's own error ``<runstats>``, then the root."""
+        self._before(item.gap, "runstats")
+        if self._runstats_written:
+            self.out.write(b"\n</nmaprun>\n" if not item.gap else b"</nmaprun>\n")
+            return
+        self._postscript()
+        if not item.gap:
+            self.out.write(b"\n")
+        end = self.last_time or int(time.time())
+        total = self.hosts_up + self.hosts_down
+        elapsed = max(0, end - self.start_time) if self.start_time else 0
+        timestr = time.ctime(end)
+        summary = (
+            f"Nmap done at {timestr}; {total} IP address{'es' if total != 1 else ''} "
+            f"({self.hosts_up} host{'s' if self.hosts_up != 1 else ''} up)"
+            f" scanned in {elapsed:.2f} seconds"
+        )
+        where = f"line {item.line}, byte {item.offset}"
+        if item.inside:
+            where += f", inside <{item.inside}> started at line {item.inside_line}"
+        message = f"nmapx: input ended early ({where}); {total} complete host(s) kept"
+        self.out.write(
+            b'<runstats><finished time="%d" timestr="%s" summary="%s" elapsed="%.2f"'
+            b' exit="error" errormsg="%s"/>'
+            % (end, xml_text(timestr), xml_text(summary), elapsed, xml_text(message))
+            + b'<hosts up="%d" down="%d" total="%d"/>\n</runstats>\n</nmaprun>\n'
+            % (self.hosts_up, self.hosts_down, total)
+        )
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value) if value else 0
+    except ValueError:
+        return 0
