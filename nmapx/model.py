@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
+from nmapx.errors import NmapxError
 from nmapx.portset import PortSet
 from nmapx.services_db import service_name
 
@@ -296,7 +297,14 @@ class Host:
         """
         from libnmap.parser import NmapParser
 
-        return NmapParser._parse_xml_host(self.element)
+        try:
+            return NmapParser._parse_xml_host(self.element)
+        except Exception as exc:  # python-libnmap raises bare Exception on data it dislikes
+            raise NmapxError(
+                f"python-libnmap cannot model this host: {exc}",
+                source=self.context.source,
+                line=self.line,
+            ) from exc
 
     @cached_property
     def nse(self) -> NseHost:
@@ -379,15 +387,16 @@ class Host:
     # ----------------------------------------------------------------- ports
     @cached_property
     def _port_elements(self) -> dict[tuple[str, int], etree._Element]:
-        return {
-            (p.get("protocol", ""), _int(p.get("portid"))): p
-            for p in self.element.iterfind("ports/port")
-        }
+        """First ``<port>`` of each (protocol, number); real files sometimes repeat one."""
+        found: dict[tuple[str, int], etree._Element] = {}
+        for port in self.element.iterfind("ports/port"):
+            found.setdefault((port.get("protocol", ""), _int(port.get("portid"))), port)
+        return found
 
     @property
     def ports(self) -> Iterator[Port]:
         """NSE port tables of every listed ``<port>``, in document order."""
-        for element in self._port_elements.values():
+        for element in self.element.iterfind("ports/port"):
             yield port_from_element(element)
 
     @cached_property

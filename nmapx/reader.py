@@ -20,6 +20,7 @@ is kept; forbidden characters that old Nmap versions wrote are repaired (:mod:`n
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -56,6 +57,7 @@ MAX_SEGMENT = 256 << 20
 MAX_EPILOGUE = 1 << 20
 _COMPACT_AT = 1 << 20
 _WHITESPACE = b" \t\r\n"
+_ENTITY_REF = re.compile(rb"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)[^;\s<&]*;?")
 
 
 def _new_parser() -> etree.XMLPullParser:
@@ -194,6 +196,7 @@ class _Reader:
         self.root: etree._Element | None = None
         self.xml_decl = b""
         self.hosts = 0
+        self.carry = b""  # whitespace of a skipped piece, see read_body
 
     # ------------------------------------------------------------------ buffer
     def fill(self) -> bool:
@@ -384,7 +387,9 @@ class _Reader:
             if tag is None:
                 yield self.truncation(index, None, None)
                 return
-            gap = bytes(self.buf[self.pos : index])
+            # A skipped piece's whitespace stands in when the next piece has none of its own.
+            gap = bytes(self.buf[self.pos : index]) or self.carry
+            self.carry = b""
             if tag.kind == "end":
                 if tag.name == b"nmaprun":
                     yield from self.finish(gap, tag)
@@ -447,6 +452,7 @@ class _Reader:
                         ExitStatus.DAMAGED,
                     )
                     self.reset_parser()
+                    self.carry = gap
                     self.advance(found.resync)
                     continue
                 assert isinstance(found, ElementEnd)
@@ -477,16 +483,17 @@ class _Reader:
                 except etree.XMLSyntaxError:
                     self.reset_parser()
             if not parsed:
-                where_line, where_column = self.locate(first_error, raw, line, column)
+                reason, where_line, where_column, at = self.diagnose(first_error, raw, line, column)
                 what = f"<{name}>" if name else "markup"
                 self.doc.problem(
                     "error",
-                    f"malformed {what} skipped: {_message(first_error)}",
+                    f"malformed {what} skipped: {reason}",
                     where_line,
                     where_column,
-                    offset,
+                    offset + at,
                     ExitStatus.DAMAGED,
                 )
+                self.carry = gap
                 self.advance(end)
                 return None
             self.doc.problem(
@@ -556,10 +563,17 @@ class _Reader:
         self.parser.feed(self.xml_decl + b"<nmaprun>")
         self.parser.read_events()
 
-    def locate(
+    def diagnose(
         self, error: etree.XMLSyntaxError, raw: bytes, line: int, column: int
-    ) -> tuple[int, int | None]:
-        """Line and column of ``error`` inside ``raw``, which starts at (line, column)."""
+    ) -> tuple[str, int, int | None, int]:
+        """Why ``raw`` (which starts at line, column) failed: reason, line, column, index."""
+        entity = _ENTITY_REF.search(raw)
+        if entity is not None:
+            # libxml2 stops silently on these when entities are not resolved
+            name = entity[0].decode("utf-8", "replace")
+            where_line, where_column = _position(raw, entity.start(), line, column)
+            reason = f"entity reference {name} (entities are never expanded)"
+            return reason, where_line, where_column, entity.start()
         probe = _new_parser()
         prefix = self.xml_decl + b"<nmaprun>"
         try:
@@ -569,9 +583,9 @@ class _Reader:
             rel_line = exc.lineno or 1
             rel_col = exc.offset
             if rel_line == 1 and rel_col is not None:
-                return line, column + rel_col - len(prefix) - 1 if rel_col > len(prefix) else column
-            return line + rel_line - 1, rel_col
-        return line, column
+                return _message(exc), line, column + max(0, rel_col - len(prefix) - 1), 0
+            return _message(exc), line + rel_line - 1, rel_col, 0
+        return _message(error), line, column, 0
 
     def truncation(self, index: int, inside: str | None, inside_line: int | None) -> Truncation:
         end_line, end_column, end_offset = self.where(len(self.buf))
@@ -626,3 +640,11 @@ def _message(error: etree.XMLSyntaxError) -> str:
 
 def _name(tag: Tag) -> str:
     return tag.name.decode("utf-8", "replace")
+
+
+def _position(raw: bytes, index: int, line: int, column: int) -> tuple[int, int]:
+    """Line and column of ``raw[index]`` when ``raw`` starts at (line, column)."""
+    newlines = raw.count(b"\n", 0, index)
+    if not newlines:
+        return line, column + index
+    return line + newlines, index - raw.rfind(b"\n", 0, index)

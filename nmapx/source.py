@@ -71,54 +71,59 @@ def _raw_chunks(handle: BinaryIO, source: InputSource) -> Iterator[bytes]:
 def _gunzip(chunks: Iterator[bytes], source: InputSource) -> Iterator[bytes]:
     """Decompress gzip, including files made of several concatenated members."""
     decompressor = zlib.decompressobj(wbits=31)
-    pending = b""
+    produced = in_member = False
     for chunk in chunks:
-        data = pending + chunk
-        pending = b""
+        data = chunk
         while data:
+            in_member = True
             try:
                 out = decompressor.decompress(data, CHUNK_SIZE)
             except zlib.error as exc:
                 raise InputError(f"corrupt gzip data: {exc}", source=source.name) from None
             if out:
+                produced = True
                 yield out
             if decompressor.unconsumed_tail:
                 data = decompressor.unconsumed_tail
-                continue
-            if decompressor.eof:
-                data = decompressor.unused_data
+            elif decompressor.eof:
+                in_member = False
+                data = decompressor.unused_data.lstrip(b"\0")  # padding after a member
                 decompressor = zlib.decompressobj(wbits=31)
-                if data.strip(b"\0") == b"":
-                    data = b""
-                continue
-            data = b""
-    tail = decompressor.flush()
-    if tail:
-        yield tail
-    if not decompressor.eof and decompressor.unconsumed_tail == b"":
-        log.debug("%s: gzip stream ended without its trailer", source.name)
+            else:
+                data = b""
+    _check_complete(in_member, produced, "gzip", source)
 
 
 def _bunzip(chunks: Iterator[bytes], source: InputSource) -> Iterator[bytes]:
+    """Decompress bzip2, including concatenated streams (as ``pbzip2`` writes)."""
     decompressor = bz2.BZ2Decompressor()
+    produced = in_stream = False
     for chunk in chunks:
         data = chunk
-        while True:
+        while data or (in_stream and not decompressor.needs_input):
+            in_stream = True
             try:
                 out = decompressor.decompress(data, CHUNK_SIZE)
             except OSError as exc:
                 raise InputError(f"corrupt bzip2 data: {exc}", source=source.name) from None
             if out:
+                produced = True
                 yield out
-            if decompressor.eof:
-                data = decompressor.unused_data
-                if not data:
-                    break
-                decompressor = bz2.BZ2Decompressor()
-                continue
-            if decompressor.needs_input:
-                break
             data = b""
+            if decompressor.eof:
+                in_stream = False
+                data = decompressor.unused_data
+                decompressor = bz2.BZ2Decompressor()
+    _check_complete(in_stream, produced, "bzip2", source)
+
+
+def _check_complete(in_stream: bool, produced: bool, kind: str, source: InputSource) -> None:
+    """A compressed stream that stops mid-way: an error if it gave nothing, else a warning."""
+    if not in_stream:
+        return
+    if not produced:
+        raise InputError(f"truncated or corrupt {kind} data", source=source.name)
+    log.warning("%s: warning: the %s stream ends early", source.name, kind)
 
 
 @contextmanager

@@ -145,7 +145,8 @@ def _walk(buf: bytes | bytearray, start_tag: Tag) -> ElementEnd | NeedMore | Cut
     while pos != -1:
         tag = markup_at(buf, pos)
         if tag is None:
-            return NeedMore(pos)
+            damaged = _damaged_tag(buf, pos, start_tag.name)
+            return damaged if damaged is not None else NeedMore(pos)
         if tag.name == start_tag.name:
             if tag.kind == "start":
                 if start_tag.name in NEVER_NESTED:
@@ -157,3 +158,18 @@ def _walk(buf: bytes | bytearray, start_tag: Tag) -> ElementEnd | NeedMore | Cut
                     return ElementEnd(tag.end)
         pos = buf.find(b"<", tag.end)
     return NeedMore(start_tag.end)
+
+
+def _damaged_tag(buf: bytes | bytearray, pos: int, name: bytes) -> CutOff | None:
+    """A tag at ``pos`` that can never complete (another ``<`` comes before its ``>``).
+
+    ``<`` is illegal inside a tag, so when one follows before the tag's end the tag was cut
+    off, typically by an interrupted write followed by a fresh element. Scanning can then
+    resynchronise at the next start tag of the same top-level kind, if there is one yet.
+    """
+    if buf[pos + 1 : pos + 2] in (b"!", b"?") or name not in NEVER_NESTED:
+        return None
+    restart = _same_start(name).search(buf, pos + 1)
+    if restart is None:
+        return None
+    return CutOff(restart.start(), f"<{name.decode()}> element is not closed")

@@ -76,7 +76,8 @@ def _layout(raw: bytes) -> _HostLayout:
             layout.hostscript_at = tag.start
         if depth == 2 and tag.name == b"port" and stack[-1] == b"ports":
             key = (_attribute(text, "protocol"), int(_attribute(text, "portid") or -1))
-            port = layout.ports[key] = _Container(insert_at=tag.end)
+            port = _Container(insert_at=tag.end)
+            layout.ports.setdefault(key, port)  # a repeated port gets no results
         elif depth == 1 and tag.name == b"hostscript":
             layout.hostscript = _Container(insert_at=tag.end)
         elif tag.name == b"script" and (

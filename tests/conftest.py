@@ -1,0 +1,122 @@
+"""Shared test fixtures: the corpus, running the real CLI, and loopback listeners."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("NMAPX_CORPUS", ROOT.parent / "shared" / "corpus" / "nmap-xml"))
+NMAP_DTD = Path("/usr/share/nmap/nmap.dtd")
+
+#: Files that were re-indented or re-saved by tools other than Nmap (SOURCES.md).
+RESAVED = {"xml_test3.xml", "xml_test10.xml", "xml_test16.xml", "xml_test17.xml"}
+
+
+def corpus_files(broken: bool = False) -> list[Path]:
+    if not CORPUS.is_dir():
+        return []
+    files = sorted(CORPUS.rglob("*.xml"))
+    return [f for f in files if ("broken" in f.parts) == broken]
+
+
+def corpus_id(path: Path) -> str:
+    return str(path.relative_to(CORPUS))
+
+
+def run_nmapx(
+    *args: str, input: bytes | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the real command line, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "nmapx", *args],
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def dtd_errors(path: Path) -> str:
+    """xmllint's complaints about ``path`` against Nmap's DTD ('' when valid)."""
+    result = subprocess.run(
+        ["xmllint", "--noout", "--nonet", "--dtdvalid", str(NMAP_DTD), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return "" if result.returncode == 0 else result.stderr
+
+
+needs_nmap = pytest.mark.skipif(shutil.which("nmap") is None, reason="nmap is not installed")
+needs_xmllint = pytest.mark.skipif(
+    shutil.which("xmllint") is None or not NMAP_DTD.exists(),
+    reason="xmllint or /usr/share/nmap/nmap.dtd missing (apt-get install libxml2-utils nmap)",
+)
+
+
+class Listener:
+    """A TCP listener on loopback that accepts, optionally sends a banner, and closes.
+
+    Every accepted connection is handled within a bounded time; ``connections`` counts them
+    so tests can prove that nothing connected.
+    """
+
+    def __init__(self, banner: bytes = b"", host: str = "127.0.0.1", port: int = 0) -> None:
+        self.banner = banner
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                conn.settimeout(1)
+                try:
+                    if self.banner:
+                        conn.sendall(self.banner)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.fixture
+def listener_factory() -> Iterator[type[Listener]]:
+    made: list[Listener] = []
+
+    def make(*args: object, **kwargs: object) -> Listener:
+        listener = Listener(*args, **kwargs)  # type: ignore[arg-type]
+        made.append(listener)
+        return listener
+
+    yield make  # type: ignore[misc]
+    for listener in made:
+        listener.close()

@@ -1,0 +1,228 @@
+"""Hostile and damaged input: refused, repaired or recovered, never a traceback.
+
+Truncation is tested at every byte offset of real Nmap files: every host complete before the
+cut must be in the output, the output must be well-formed (and DTD-valid where the input
+was), and the status must say the input was incomplete.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from conftest import CORPUS, corpus_files, dtd_errors, needs_xmllint, run_nmapx
+from nmapx.atomic import AtomicOutput
+from nmapx.errors import ExitStatus
+from nmapx.model import Host
+from nmapx.reader import read_document
+from nmapx.writers.xml import XmlWriter
+
+SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+NMAP_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
+    b'<nmaprun scanner="nmap" args="nmap" start="1700000000" version="7.93" xmloutputversion="1.05">\n'
+    b'<scaninfo type="connect" protocol="tcp" numservices="2" services="22,80"/>\n'
+    b'<verbose level="0"/>\n<debugging level="0"/>\n'
+)
+NMAP_HOST = (
+    b'<host starttime="1700000000" endtime="1700000001"><status state="up" reason="user-set"'
+    b' reason_ttl="0"/>\n<address addr="%s" addrtype="ipv4"/>\n<hostnames>\n</hostnames>\n'
+    b'<ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack" reason_ttl="0"/>'
+    b'<service name="ssh" product="%s" method="probed" conf="10"/></port>\n</ports>\n'
+    b'<times srtt="100" rttvar="50" to="100000"/>\n</host>\n'
+)
+NMAP_TAIL = (
+    b'<runstats><finished time="1700000002" timestr="x" summary="y" elapsed="2.00" exit="success"/>'
+    b'<hosts up="3" down="0" total="3"/>\n</runstats>\n</nmaprun>\n'
+)
+
+
+def host(addr: str, product: bytes = b"OpenSSH") -> bytes:
+    return NMAP_HOST % (addr.encode(), product)
+
+
+def write(data: bytes, tmp_path: Path, name: str = "in.xml") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def pass_through(path: Path) -> tuple[bytes, ExitStatus, int]:
+    """In-process pass: output bytes, status, hosts read (fast enough for every offset)."""
+    document = read_document(str(path))
+    out = AtomicOutput("-")
+    out.stream = io.BytesIO()  # type: ignore[assignment]
+    writer = XmlWriter(out)
+    for item in document:
+        writer.write(item)
+    return out.stream.getvalue(), document.status, document.hosts_read  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- hostile XML
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE nmaprun [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<nmaprun scanner="nmap">&lol3;</nmaprun>
+"""
+
+
+def test_billion_laughs_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out.xml"
+    result = run_nmapx("run", str(write(BILLION_LAUGHS, tmp_path)), "-oX", str(out))
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        f"nmapx: {tmp_path / 'in.xml'}:2:1: refused: the DOCTYPE has entity declarations"
+        " (Nmap never writes them; nothing is expanded) (byte 22)\n"
+    )
+    assert not out.exists()
+
+
+def test_xxe_is_refused_and_nothing_is_fetched(tmp_path: Path, listener_factory) -> None:
+    listener = listener_factory()
+    xxe = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE nmaprun [<!ENTITY xxe SYSTEM "http://127.0.0.1:%d/x">]>\n'
+        b'<nmaprun scanner="nmap">&xxe;</nmaprun>\n' % listener.port
+    )
+    result = run_nmapx("run", str(write(xxe, tmp_path)), "-oX", "-")
+    assert result.returncode == 1
+    assert b"refused: the DOCTYPE has entity declarations" in result.stderr
+    assert listener.connections == 0
+
+
+def test_external_dtd_is_never_loaded(tmp_path: Path, listener_factory) -> None:
+    listener = listener_factory()
+    data = NMAP_HEAD.replace(
+        b"<!DOCTYPE nmaprun>", b'<!DOCTYPE nmaprun SYSTEM "http://127.0.0.1:%d/nmap.dtd">' % listener.port
+    ) + host("10.0.0.1") + NMAP_TAIL
+    result = run_nmapx("run", str(write(data, tmp_path)), "-oX", "-")
+    assert result.returncode == 0
+    assert result.stdout == data
+    assert listener.connections == 0
+
+
+def test_undeclared_entity_in_a_host_skips_only_that_host(tmp_path: Path) -> None:
+    data = NMAP_HEAD + host("10.0.0.1") + host("10.0.0.2", b"&xxe;") + host("10.0.0.3") + NMAP_TAIL
+    path = write(data, tmp_path)
+    result = run_nmapx("run", str(path), "-oX", "-")
+    assert result.returncode == ExitStatus.DAMAGED
+    assert result.stderr.decode() == (
+        f"nmapx: {path}:19:123: error: malformed <host> skipped: entity reference &xxe;"
+        " (entities are never expanded) (byte 965)\n"
+    )
+    assert result.stdout == NMAP_HEAD + host("10.0.0.1") + host("10.0.0.3") + NMAP_TAIL
+
+
+def test_forbidden_character_references_are_repaired(tmp_path: Path) -> None:
+    """Nmap 4.x wrote ``&#x1;`` in banners; current Nmap writes the text ``\\x01``."""
+    data = NMAP_HEAD + host("10.0.0.1", b"bad&#x1;banner\x02&#0;") + NMAP_TAIL
+    path = write(data, tmp_path)
+    result = run_nmapx("run", str(path), "-oX", "-")
+    assert result.returncode == 0
+    assert result.stderr.decode().startswith(
+        f"nmapx: {path}:7:1: warning: repaired 3 character(s) that XML 1.0 forbids"
+    )
+    assert result.stdout == NMAP_HEAD + host("10.0.0.1", b"bad\\x01banner\\x02\\x00") + NMAP_TAIL
+
+
+def test_invalid_utf8_is_repaired(tmp_path: Path) -> None:
+    data = NMAP_HEAD + host("10.0.0.1", b"caf\xe9") + NMAP_TAIL
+    result = run_nmapx("run", str(write(data, tmp_path)), "-oX", "-")
+    assert result.returncode == 0
+    assert result.stdout == NMAP_HEAD + host("10.0.0.1", b"caf\\xE9") + NMAP_TAIL
+
+
+def test_unclosed_host_is_skipped_and_the_next_one_kept(tmp_path: Path) -> None:
+    cut = host("10.0.0.2")[:120]
+    data = NMAP_HEAD + host("10.0.0.1") + cut + host("10.0.0.3") + NMAP_TAIL
+    path = write(data, tmp_path)
+    result = run_nmapx("run", str(path), "-oX", "-")
+    assert result.returncode == ExitStatus.DAMAGED
+    assert result.stderr.decode() == (
+        f"nmapx: {path}:15:1: error: <host> element is not closed; skipped (byte 671)\n"
+    )
+    assert result.stdout == NMAP_HEAD + host("10.0.0.1") + host("10.0.0.3") + NMAP_TAIL
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty input"),
+        (b"hello", "text before the root element: not Nmap XML"),
+        (b"<?xml version='1.0'?><html><body/></html>", "root element is <html>, not <nmaprun>"),
+        (b"\x1f\x8b\x08\x00garbage", "corrupt gzip data"),
+    ],
+)
+def test_not_nmap_xml_fails_in_one_line(tmp_path: Path, data: bytes, message: str) -> None:
+    out = tmp_path / "out.xml"
+    out.write_bytes(b"previous")
+    result = run_nmapx("run", str(write(data, tmp_path)), "-oX", str(out))
+    assert result.returncode == 1
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(tmp_path / "in.xml") in lines[0]
+    assert out.read_bytes() == b"previous"  # an output file is never left half-written
+
+
+def test_missing_input_file(tmp_path: Path) -> None:
+    result = run_nmapx("run", str(tmp_path / "nope.xml"), "-oX", "-")
+    assert result.returncode == 1
+    assert result.stderr.decode() == f"nmapx: {tmp_path / 'nope.xml'}: No such file or directory\n"
+
+
+# ---------------------------------------------------------------- truncation
+def _complete_hosts_before(data: bytes, cut: int) -> list[bytes]:
+    hosts = []
+    for match in re.finditer(rb"<host[\s>].*?</host>", data, re.S):
+        if match.end() <= cut:
+            hosts.append(match[0])
+    return hosts
+
+
+TRUNCATION_FILES = ["nmap-ndiff-test-scans/simple.xml", "python-libnmap/2_hosts.xml"]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus missing")
+@pytest.mark.parametrize("name", TRUNCATION_FILES)
+def test_truncation_at_every_byte_offset(tmp_path: Path, name: str) -> None:
+    data = (CORPUS / name).read_bytes()
+    end_of_root_tag = data.index(b">", data.index(b"<nmaprun")) + 1
+    path = tmp_path / "cut.xml"
+    for cut in range(end_of_root_tag, len(data)):
+        path.write_bytes(data[:cut])
+        output, status, _ = pass_through(path)
+        root = etree.fromstring(output, SAFE)  # well-formed at every cut
+        closed = data.rstrip().endswith(b"</nmaprun>") and data[:cut].rstrip() == data.rstrip()
+        assert status == (ExitStatus.OK if closed else ExitStatus.INCOMPLETE), cut
+        expected = _complete_hosts_before(data, cut)
+        kept = [h for h in re.findall(rb"<host[\s>].*?</host>", output, re.S)]
+        assert kept == expected, cut
+        assert root[-1].tag == "runstats", cut
+        assert len(root.findall("runstats")) == 1, cut
+
+
+@needs_xmllint
+def test_truncated_real_scan_output_validates(tmp_path: Path) -> None:
+    data = NMAP_HEAD + host("10.0.0.1") + host("10.0.0.2") + NMAP_TAIL
+    cut = data.index(b"</host>", data.index(b"10.0.0.2")) - 5
+    out = tmp_path / "out.xml"
+    result = run_nmapx("run", str(write(data[:cut], tmp_path)), "-oX", str(out))
+    assert result.returncode == ExitStatus.INCOMPLETE
+    assert result.stderr.decode().endswith(
+        "error: input ended early inside <host> (started at line 15): 1 complete host(s) kept"
+        f" (byte {cut})\n"
+    )
+    assert dtd_errors(out) == ""
+    hosts = etree.parse(str(out), SAFE).getroot().findall("host")
+    assert [h.find("address").get("addr") for h in hosts] == ["10.0.0.1"]
+
+
+def test_corpus_well_formed_files_report_no_hosts_lost() -> None:
+    for path in corpus_files()[:5]:
+        document = read_document(str(path))
+        assert sum(isinstance(i, Host) for i in document) == document.hosts_read
