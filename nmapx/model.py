@@ -107,7 +107,8 @@ class Version:
     """NSE's ``port.version`` table (§2.2)."""
 
     name: str | None = None
-    name_confidence: int = 3
+    #: A float, as in NSE (``lua_pushnumber``): scripts that print it show ``10.0``.
+    name_confidence: float = 3.0
     product: str | None = None
     version: str | None = None
     extrainfo: str | None = None
@@ -160,7 +161,7 @@ def _version_from(service: etree._Element | None) -> Version:
         return Version()
     return Version(
         name=service.get("name"),
-        name_confidence=_int(service.get("conf"), 3),
+        name_confidence=float(_int(service.get("conf"), 3)),
         product=service.get("product"),
         version=service.get("version"),
         extrainfo=service.get("extrainfo"),

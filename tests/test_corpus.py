@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lxml import etree
-
 from conftest import RESAVED, corpus_files, corpus_id, dtd_errors, needs_xmllint, run_nmapx
 from libnmap.parser import NmapParser
+from lxml import etree
 
 from nmapx.errors import ExitStatus, NmapxError
 from nmapx.model import Host
@@ -57,25 +56,41 @@ def test_every_host_is_read(path: Path) -> None:
     assert [h.nmap_host.get_dict() for h in hosts] == [h.get_dict() for h in reference]
     for host in hosts:
         assert host.nse.ip == (host.address or "")
-        assert [p.number for p in host.ports] == [int(p.get("portid")) for p in host.element.iter("port")]
+        assert [p.number for p in host.ports] == [
+            int(p.get("portid")) for p in host.element.iter("port")
+        ]
 
 
 # (file, exit status, hosts kept, message fragments on stderr)
 BROKEN_OUTCOMES = {
     "nmap-zenmap-test/broken/nmap-output-error.xml": (
-        ExitStatus.OK, 1, ["14:1: warning: repaired 1 character(s)", "15:1: warning: repaired"],
+        ExitStatus.OK,
+        1,
+        ["14:1: warning: repaired 1 character(s)", "15:1: warning: repaired"],
     ),
     "nmap_xml_parser-rs/broken/incomplete_scan.xml": (
-        ExitStatus.INCOMPLETE, 0, ["incomplete_scan.xml:12:1: error: input ended early: 0 complete host(s) kept (byte 4648)"],
+        ExitStatus.INCOMPLETE,
+        0,
+        ["incomplete_scan.xml:12:1: error: input ended early: 0 complete host(s) kept (byte 4648)"],
     ),
     "python-libnmap/broken/1_hosts_incomplete.xml": (
-        ExitStatus.INCOMPLETE, 1, ["1_hosts_incomplete.xml:29:1: error: input ended early: 1 complete host(s) kept (byte 5800)"],
+        ExitStatus.INCOMPLETE,
+        1,
+        [
+            "1_hosts_incomplete.xml:29:1: error: input ended early: 1 complete host(s) kept (byte 5800)"
+        ],
     ),
     "scans2any/broken/goad-mini-incomplete.xml": (
-        ExitStatus.INCOMPLETE, 1, ["goad-mini-incomplete.xml:397:1: error: input ended early: 1 complete host(s) kept (byte 46427)"],
+        ExitStatus.INCOMPLETE,
+        1,
+        [
+            "goad-mini-incomplete.xml:397:1: error: input ended early: 1 complete host(s) kept (byte 46427)"
+        ],
     ),
     "scans2any/broken/goad-mini-corrupted.xml": (
-        ExitStatus.DAMAGED, 3, [
+        ExitStatus.DAMAGED,
+        3,
+        [
             "goad-mini-corrupted.xml:1:72: error: malformed markup skipped: XML declaration allowed only at the start of the document (byte 67)",
             "goad-mini-corrupted.xml:5:1: error: a second <nmaprun> start tag skipped (byte 307)",
             "error: input ended early inside <runstats> (started at line 430): 3 complete host(s) kept",

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS, corpus_files, dtd_errors, needs_xmllint, run_nmapx
 from lxml import etree
 
-from conftest import CORPUS, corpus_files, dtd_errors, needs_xmllint, run_nmapx
 from nmapx.atomic import AtomicOutput
 from nmapx.errors import ExitStatus
 from nmapx.model import Host
@@ -98,9 +98,14 @@ def test_xxe_is_refused_and_nothing_is_fetched(tmp_path: Path, listener_factory)
 
 def test_external_dtd_is_never_loaded(tmp_path: Path, listener_factory) -> None:
     listener = listener_factory()
-    data = NMAP_HEAD.replace(
-        b"<!DOCTYPE nmaprun>", b'<!DOCTYPE nmaprun SYSTEM "http://127.0.0.1:%d/nmap.dtd">' % listener.port
-    ) + host("10.0.0.1") + NMAP_TAIL
+    data = (
+        NMAP_HEAD.replace(
+            b"<!DOCTYPE nmaprun>",
+            b'<!DOCTYPE nmaprun SYSTEM "http://127.0.0.1:%d/nmap.dtd">' % listener.port,
+        )
+        + host("10.0.0.1")
+        + NMAP_TAIL
+    )
     result = run_nmapx("run", str(write(data, tmp_path)), "-oX", "-")
     assert result.returncode == 0
     assert result.stdout == data

@@ -20,8 +20,7 @@ def test_c3_screen_text() -> None:
 
 def test_protect_xml_keeps_tab_cr_lf_and_printable_ascii() -> None:
     assert protect_xml(bytes(range(256))) == b"".join(
-        bytes([b]) if b in (9, 10, 13) or 0x20 <= b <= 0x7E else b"\\x%02X" % b
-        for b in range(256)
+        bytes([b]) if b in (9, 10, 13) or 0x20 <= b <= 0x7E else b"\\x%02X" % b for b in range(256)
     )
 
 

@@ -27,17 +27,19 @@ def test_c3_string_with_specials() -> None:
     text = "line one\nline two <&> \"q\" 'a' a--b---c\ttab\rcr\x01ctl\x7f del caf\u00e9\n"
     assert ScriptResult("s1", text).to_xml() == (
         b'<script id="s1" output="line one&#xa;line two &lt;&amp;&gt; &quot;q&quot; &apos;a&apos;'
-        b" a-&#45;b-&#45;&#45;c&#x9;tab&#xd;cr\\x01ctl\\x7F del caf\\xC3\\xA9&#xa;\"/>"
+        b' a-&#45;b-&#45;&#45;c&#x9;tab&#xd;cr\\x01ctl\\x7F del caf\\xC3\\xA9&#xa;"/>'
     )
 
 
 def test_c4_control_bytes_in_keys_and_elems() -> None:
-    value = {"k\x01ey": b'a\x01<b>&"c"\xff'.decode("utf-8", "surrogateescape"),
-             "list": ["x--y", "tab\there"]}
+    value = {
+        "k\x01ey": b'a\x01<b>&"c"\xff'.decode("utf-8", "surrogateescape"),
+        "list": ["x--y", "tab\there"],
+    }
     assert ScriptResult("c4", structured=value).to_xml() == (
         b'<script id="c4" output="&#xa;  k\\x01ey: a\\x01&lt;b&gt;&amp;&quot;c&quot;\\xFF&#xa;'
         b'  list: &#xa;    x-&#45;y&#xa;    tab&#x9;here"><elem key="k\\x01ey">'
-        b"a\\x01&lt;b&gt;&amp;&quot;c&quot;\\xFF</elem>\n<table key=\"list\">\n"
+        b'a\\x01&lt;b&gt;&amp;&quot;c&quot;\\xFF</elem>\n<table key="list">\n'
         b"<elem>x-&#45;y</elem>\n<elem>tab&#x9;here</elem>\n</table>\n</script>"
     )
 
@@ -55,7 +57,12 @@ def test_scalar_structure_is_written_as_text() -> None:
 
 def test_lua_number_formats() -> None:
     assert [lua_tostring(v) for v in (3, 1.5, 3.0, 1e20, 1 / 3, True)] == [
-        b"3", b"1.5", b"3.0", b"1e+20", b"0.33333333333333", b"true",
+        b"3",
+        b"1.5",
+        b"3.0",
+        b"1e+20",
+        b"0.33333333333333",
+        b"true",
     ]
 
 

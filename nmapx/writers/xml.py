@@ -111,6 +111,15 @@ def merge_scripts(
     return b"".join(by_id[key] for key in sorted(by_id))
 
 
+def enriched_bytes(host: Host) -> bytes:
+    """:func:`enrich_host`, computed once per host however many writers ask."""
+    cached: bytes | None = getattr(host, "_enriched", None)
+    if cached is None:
+        cached = enrich_host(host)
+        host._enriched = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def enrich_host(host: Host) -> bytes:
     """The host's bytes with its new results spliced in (its own bytes if there are none)."""
     if not host.has_results:
@@ -203,7 +212,7 @@ class XmlWriter:
             self.start_time = self.last_time = _int(item.root.get("start"))
         elif isinstance(item, Host):
             self._before(item.gap, "host")
-            self.out.write(enrich_host(item))
+            self.out.write(enriched_bytes(item))
             self._count(item)
             if self.flush_hosts:
                 self.out.flush()

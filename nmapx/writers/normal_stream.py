@@ -1,0 +1,129 @@
+"""Streaming ``-oN`` writer: Nmap normal output, one host at a time, from the reader's pieces.
+
+:mod:`nmapx.writers.normal` knows how Nmap prints each part; this adapter feeds it the pieces
+as they stream by. Hosts are formatted from the enriched XML (the same bytes the XML writer
+produces), so the ``|`` script lines always agree with the ``<script>`` elements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from lxml import etree
+
+from nmapx.atomic import AtomicOutput
+from nmapx.model import Host
+from nmapx.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
+from nmapx.results import ScriptResult
+from nmapx.writers.normal import (
+    NormalContext,
+    encode_normal,
+    format_footer,
+    format_header,
+    format_host,
+    format_postscript,
+    format_prescript,
+)
+from nmapx.writers.xml import enriched_bytes, wrap_scripts
+
+_SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def _element(raw: bytes) -> etree._Element:
+    return etree.fromstring(raw, _SAFE)
+
+
+class NormalWriter:
+    """Writes a document's pieces as Nmap normal output."""
+
+    def __init__(self, out: AtomicOutput, *, flush_hosts: bool = False) -> None:
+        self.out = out
+        self.flush_hosts = flush_hosts
+        self.prescript: list[ScriptResult] = []
+        self.postscript: list[ScriptResult] = []
+        self._root: etree._Element | None = None
+        self._scaninfo: list[etree._Element] = []
+        self._verbose = 0
+        self._debugging = 0
+        self._context: NormalContext | None = None
+        self._prescript_done = False
+        self._postscript_done = False
+        self._saw_os = False
+        self._saw_trace = False
+
+    def _emit(self, text: str) -> None:
+        if text:
+            self.out.write(encode_normal(text))
+
+    def context(self) -> NormalContext:
+        """Built at the first piece that needs it, once the scan-wide elements have passed."""
+        if self._context is None:
+            assert self._root is not None
+            self._context = NormalContext.from_root(
+                self._root, self._scaninfo, self._verbose, self._debugging
+            )
+        return self._context
+
+    def write(self, item: Item) -> None:
+        if isinstance(item, Prologue):
+            self._root = item.root
+            self._emit(format_header(item.root))
+        elif isinstance(item, Host):
+            self._pending_prescript()
+            element = _element(enriched_bytes(item)) if item.has_results else item.element
+            self._saw_os = self._saw_os or element.find("os") is not None
+            self._saw_trace = self._saw_trace or element.find("trace") is not None
+            self._emit(format_host(element, self.context()))
+            if self.flush_hosts:
+                self.out.flush()
+        elif isinstance(item, TopLevelItem):
+            self._top_level(item)
+        elif isinstance(item, Epilogue | Truncation):
+            self._pending_prescript()
+            self._pending_postscript(None)
+
+    def _top_level(self, item: TopLevelItem) -> None:
+        element = item.element
+        if element is None:
+            return
+        if item.name == "scaninfo":
+            self._scaninfo.append(element)
+        elif item.name in ("verbose", "debugging"):
+            level = int(element.get("level", "0") or 0)
+            if item.name == "verbose":
+                self._verbose = level
+            else:
+                self._debugging = level
+        elif item.name == "prescript":
+            self._prescript_done = True
+            if self.prescript:
+                element = _element(wrap_scripts("prescript", self.prescript, item.raw))
+            self._emit(format_prescript(element))
+        elif item.name == "postscript":
+            self._pending_prescript()
+            self._pending_postscript(element, raw=item.raw)
+        elif item.name == "runstats":
+            self._pending_prescript()
+            self._pending_postscript(None)
+            context = replace(
+                self.context(),
+                osscan=self.context().osscan or self._saw_os,
+                traceroute=self.context().traceroute or self._saw_trace,
+            )
+            assert self._root is not None
+            self._emit(format_footer(self._root, element, context))
+
+    def _pending_prescript(self) -> None:
+        if not self._prescript_done:
+            self._prescript_done = True
+            if self.prescript:
+                self._emit(format_prescript(_element(wrap_scripts("prescript", self.prescript))))
+
+    def _pending_postscript(self, element: etree._Element | None, raw: bytes = b"") -> None:
+        if self._postscript_done:
+            return
+        self._postscript_done = True
+        if self.postscript:
+            element = _element(wrap_scripts("postscript", self.postscript, raw))
+        if element is not None:
+            self._emit(format_postscript(element))
