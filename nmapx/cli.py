@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from nmapx import __version__
 from nmapx.errors import ExitStatus, NmapxError
@@ -49,12 +50,20 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-oN", dest="normal", metavar="FILE", help="write Nmap normal output to FILE ('-': stdout)"
     )
-    run.add_argument(
-        "-v", dest="verbose", action="count", default=0, help="more messages (-vv: even more)"
+    demo = commands.add_parser(
+        "demo", help="run nmapx on its bundled scan of loopback emulators (a one-minute tour)"
     )
-    run.add_argument(
-        "-d", dest="debug", action="count", default=0, help="debugging messages (-dd: more)"
+    demo.add_argument(
+        "--outdir",
+        default="nmapx-demo",
+        metavar="DIR",
+        help="where to write the enriched XML (default: ./nmapx-demo)",
     )
+    run.set_defaults(subparser=run)
+    demo.set_defaults(subparser=demo)
+    for sub in (run, demo):
+        sub.add_argument("-v", dest="verbose", action="count", default=0, help="more messages")
+        sub.add_argument("-d", dest="debug", action="count", default=0, help="debugging output")
     return parser
 
 
@@ -80,8 +89,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 "no INPUT given and stdin is a terminal (pipe Nmap XML in, or name a file)"
             )
         inputs = ["-"]
-    if len(inputs) > 1 and (args.xml not in (None, "-") or args.normal not in (None, "-")):
-        parser.error("several inputs can only be written to stdout ('-oX -' or '-oN -')")
+    if len(inputs) > 1 and (args.xml is not None or args.normal not in (None, "-")):
+        parser.error("several inputs are only printed as normal output; give -oX/-oN one input")
     outputs = Outputs(xml=args.xml, normal=args.normal)
     if outputs.xml is None and outputs.normal is None:
         outputs.normal = "-"  # like nmap: normal output on the screen by default
@@ -104,7 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitStatus.USAGE)
     _setup_logging(getattr(args, "verbose", 0), getattr(args, "debug", 0))
     try:
-        return _run(args, parser)
+        if args.command == "demo":
+            from nmapx.demo import run_demo
+
+            status, written = run_demo(Path(args.outdir))
+            for path in written:
+                sys.stderr.write(f"nmapx demo: wrote {path}\n")
+            return int(status)
+        return _run(args, args.subparser)
     except BrokenPipeError:
         # The reader of our stdout went away (``| head``): not an error worth a traceback.
         sys.stderr.close()

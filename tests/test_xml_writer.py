@@ -64,7 +64,12 @@ def test_results_land_where_nmap_puts_them(tmp_path: Path, listener_factory) -> 
     ports = f"{first.port},{second.port},1-30"
     base = ["nmap", "-n", "-Pn", "-sT", "-p", ports, "127.0.0.1"]
     with_nse, without = tmp_path / "nse.xml", tmp_path / "plain.xml"
-    subprocess.run([*base, "--script", str(script), "-oX", str(with_nse)], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [*base, "--script", str(script), "-oX", str(with_nse)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     subprocess.run([*base, "-oX", str(without)], check=True, capture_output=True, timeout=120)
 
     def enrich(host: Host, writer: XmlWriter) -> None:
@@ -73,7 +78,9 @@ def test_results_land_where_nmap_puts_them(tmp_path: Path, listener_factory) -> 
         host.add_host_result(ScriptResult("placement", "host 'q' & \"dq\""))
         for port in host.ports:
             if port.state == "open":
-                host.add_port_result(port.protocol, port.number, ScriptResult("placement", structured=PORT_RESULT))
+                host.add_port_result(
+                    port.protocol, port.number, ScriptResult("placement", structured=PORT_RESULT)
+                )
 
     out = tmp_path / "enriched.xml"
     write_enriched(without, out, enrich)
@@ -106,20 +113,27 @@ def test_same_id_is_replaced_and_the_container_is_sorted_by_id(tmp_path: Path) -
     source.write_bytes(HEAD + HOST + TAIL)
 
     def enrich(host: Host, writer: XmlWriter) -> None:
-        host.add_port_result("tcp", 80, ScriptResult("http-title", structured={"title": "New"}, output="New"))
+        host.add_port_result(
+            "tcp", 80, ScriptResult("http-title", structured={"title": "New"}, output="New")
+        )
         host.add_port_result("tcp", 80, ScriptResult("auth-owners", "root"))
         host.add_host_result(ScriptResult("daytime", "now"))
 
     out = tmp_path / "out.xml"
     write_enriched(source, out, enrich)
-    assert out.read_bytes() == HEAD + HOST.replace(
-        b'<script id="zeta" output="old z"/><script id="http-title" output="Old"><elem key="title">Old</elem>\n</script>',
-        b'<script id="auth-owners" output="root"/><script id="http-title" output="New"><elem key="title">New</elem>\n'
-        b'</script><script id="zeta" output="old z"/>',
-    ).replace(
-        b'<hostscript><script id="smb" output="s"/></hostscript>',
-        b'<hostscript><script id="daytime" output="now"/><script id="smb" output="s"/></hostscript>',
-    ) + TAIL
+    assert (
+        out.read_bytes()
+        == HEAD
+        + HOST.replace(
+            b'<script id="zeta" output="old z"/><script id="http-title" output="Old"><elem key="title">Old</elem>\n</script>',
+            b'<script id="auth-owners" output="root"/><script id="http-title" output="New"><elem key="title">New</elem>\n'
+            b'</script><script id="zeta" output="old z"/>',
+        ).replace(
+            b'<hostscript><script id="smb" output="s"/></hostscript>',
+            b'<hostscript><script id="daytime" output="now"/><script id="smb" output="s"/></hostscript>',
+        )
+        + TAIL
+    )
 
 
 def test_no_results_means_the_host_bytes_are_untouched(tmp_path: Path) -> None:
