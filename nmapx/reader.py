@@ -203,10 +203,6 @@ class _Reader:
         """Read one more chunk; False at end of input."""
         if self.eof:
             return False
-        if self.pos > _COMPACT_AT:
-            del self.buf[: self.pos]
-            self.base += self.pos
-            self.pos = 0
         for chunk in self.chunks:
             if chunk:
                 self.buf += chunk
@@ -214,6 +210,13 @@ class _Reader:
                 return True
         self.eof = True
         return False
+
+    def compact(self) -> None:
+        """Drop consumed bytes. Only between pieces: indices into the buffer move."""
+        if self.pos > _COMPACT_AT:
+            del self.buf[: self.pos]
+            self.base += self.pos
+            self.pos = 0
 
     def advance(self, new_pos: int) -> None:
         """Consume ``buf[pos:new_pos]``, keeping the line count right."""
@@ -375,8 +378,11 @@ class _Reader:
         return rest
 
     def read_body(self) -> Iterator[Item]:
-        resume: int | None = None
+        # Where the search for the current element's end tag may resume, as an absolute
+        # offset: fill() may compact the buffer between two attempts.
+        resume_at: int | None = None
         while True:
+            self.compact()
             index = self.buf.find(b"<", self.pos)
             if index == -1:
                 if not self.fill():
@@ -420,9 +426,10 @@ class _Reader:
                 self.advance(tag.end)
                 continue
             if tag.kind in ("start", "empty"):
+                resume = None if resume_at is None else resume_at - self.base
                 found = find_element_end(self.buf, tag, resume)
                 if isinstance(found, NeedMore):
-                    resume = found.resume
+                    resume_at = self.base + found.resume
                     if len(self.buf) - index > MAX_SEGMENT:
                         line, column, offset = self.where(index)
                         self.doc.problem(
@@ -440,7 +447,7 @@ class _Reader:
                         yield self.truncation(len(self.buf), _name(tag), line)
                         return
                     continue
-                resume = None
+                resume_at = None
                 if isinstance(found, CutOff):
                     line, column, offset = self.where(index)
                     self.doc.problem(

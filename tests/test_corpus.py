@@ -131,3 +131,24 @@ def test_truncated_output_is_dtd_valid(tmp_path: Path) -> None:
     assert finished.get("errormsg") == (
         "nmapx: input ended early (line 397, byte 46427); 1 complete host(s) kept"
     )
+
+
+@pytest.mark.parametrize("path", WELL_FORMED, ids=corpus_id)
+def test_tiny_chunks_and_buffer_compaction_change_nothing(path: Path, monkeypatch) -> None:
+    """Pieces cut at every kind of place, and a buffer compacted between reads."""
+    import io
+
+    from nmapx import reader, source
+    from nmapx.atomic import AtomicOutput
+    from nmapx.writers.xml import XmlWriter
+
+    monkeypatch.setattr(source, "CHUNK_SIZE", 61)
+    monkeypatch.setattr(reader, "_COMPACT_AT", 256)
+    document = read_document(str(path))
+    out = AtomicOutput("-")
+    out.stream = io.BytesIO()  # type: ignore[assignment]
+    writer = XmlWriter(out)
+    for item in document:
+        writer.write(item)
+    assert document.status == ExitStatus.OK, document.problems
+    assert out.stream.getvalue() == path.read_bytes()  # type: ignore[attr-defined]

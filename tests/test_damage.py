@@ -194,7 +194,13 @@ TRUNCATION_FILES = ["nmap-ndiff-test-scans/simple.xml", "python-libnmap/2_hosts.
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus missing")
 @pytest.mark.parametrize("name", TRUNCATION_FILES)
-def test_truncation_at_every_byte_offset(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize("chunk", [None, 53])
+def test_truncation_at_every_byte_offset(tmp_path: Path, name: str, chunk, monkeypatch) -> None:
+    if chunk is not None:  # pieces split across reads, buffer compacted between them
+        from nmapx import reader, source
+
+        monkeypatch.setattr(source, "CHUNK_SIZE", chunk)
+        monkeypatch.setattr(reader, "_COMPACT_AT", 128)
     data = (CORPUS / name).read_bytes()
     end_of_root_tag = data.index(b">", data.index(b"<nmaprun")) + 1
     path = tmp_path / "cut.xml"
