@@ -91,6 +91,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         inputs = ["-"]
     if len(inputs) > 1 and (args.xml is not None or args.normal not in (None, "-")):
         parser.error("several inputs are only printed as normal output; give -oX/-oN one input")
+    if args.xml == "-" and args.normal == "-":
+        parser.error("-oX - and -oN - would both write to stdout; send one of them to a file")
     outputs = Outputs(xml=args.xml, normal=args.normal)
     if outputs.xml is None and outputs.normal is None:
         outputs.normal = "-"  # like nmap: normal output on the screen by default

@@ -13,8 +13,7 @@ def test_several_inputs_cannot_share_one_xml_file(tmp_path: Path) -> None:
     result = run_nmapx("run", str(DEMO_SCAN), str(DEMO_SCAN), "-oX", str(tmp_path / "x.xml"))
     assert result.returncode == 2
     assert result.stderr.decode().splitlines()[-1] == (
-        "nmapx run: error: several inputs are only printed as normal output;"
-        " give -oX/-oN one input"
+        "nmapx run: error: several inputs are only printed as normal output; give -oX/-oN one input"
     )
     assert not (tmp_path / "x.xml").exists()
 
@@ -46,3 +45,11 @@ def test_output_file_replaced_only_when_complete(tmp_path: Path) -> None:
     assert out.read_bytes() == DEMO_SCAN.read_bytes()
     assert out.stat().st_mode & 0o777 == 0o640  # the replaced file keeps its permissions
     assert [p.name for p in tmp_path.iterdir()] == ["out.xml"]  # no temporary file left
+
+
+def test_two_outputs_cannot_both_go_to_stdout() -> None:
+    result = run_nmapx("run", str(DEMO_SCAN), "-oX", "-", "-oN", "-")
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines()[-1] == (
+        "nmapx run: error: -oX - and -oN - would both write to stdout; send one of them to a file"
+    )
