@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +52,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-oN", dest="normal", metavar="FILE", help="write Nmap normal output to FILE ('-': stdout)"
     )
+    _add_script_options(run)
     demo = commands.add_parser(
         "demo", help="run nmapx on its bundled scan of loopback emulators (a one-minute tour)"
     )
@@ -65,6 +68,74 @@ def _build_parser() -> argparse.ArgumentParser:
         sub.add_argument("-v", dest="verbose", action="count", default=0, help="more messages")
         sub.add_argument("-d", dest="debug", action="count", default=0, help="debugging output")
     return parser
+
+
+def _add_script_options(run: argparse.ArgumentParser) -> None:
+    scripts = run.add_argument_group("scripts (NSE semantics)")
+    scripts.add_argument(
+        "--script",
+        dest="scripts",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="scripts to run: ids, categories, globs, files, directories/, 'all',"
+        " and/or/not/parentheses; a leading '+' runs them whatever their rules say",
+    )
+    scripts.add_argument("--script-args", metavar="ARGS", help="n1=v1,n2={v2,v3},...")
+    scripts.add_argument("--script-args-file", metavar="FILE", help="script arguments from a file")
+    scripts.add_argument(
+        "--script-trace", action="store_true", help="show all data sent and received"
+    )
+    scripts.add_argument(
+        "--script-timeout", metavar="TIME", help="time limit per script thread (30s, 2m, 500ms)"
+    )
+    scripts.add_argument(
+        "--host-timeout",
+        metavar="TIME",
+        help="time limit for one host's scripts; its results are then discarded, as Nmap does",
+    )
+    scripts.add_argument(
+        "--max-parallelism",
+        type=int,
+        default=256,
+        metavar="N",
+        help="script threads holding sockets at once (Nmap's default is 20; nmapx's 256)",
+    )
+    scripts.add_argument(
+        "--max-host-parallelism",
+        type=int,
+        default=64,
+        metavar="N",
+        help="script threads running at once against one host (default 64)",
+    )
+    scope = run.add_argument_group("scope")
+    scope.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="HOSTS",
+        help="never contact these (addresses, CIDR, ranges like 10.0.0.1-20, names)",
+    )
+    scope.add_argument("--exclude-file", metavar="FILE", help="exclusions from a file")
+    scope.add_argument(
+        "--no-network",
+        "--offline",
+        dest="no_network",
+        action="store_true",
+        help="evaluate rules and run offline actions only; any socket use is refused",
+    )
+
+
+_LEVEL_OPTION = re.compile(r"^-([vd])(\d+)$")
+
+
+def _expand_levels(argv: Sequence[str]) -> list[str]:
+    """Nmap accepts ``-d2`` and ``-v3`` as well as ``-dd`` and ``-vvv``."""
+    expanded = []
+    for arg in argv:
+        match = _LEVEL_OPTION.match(arg)
+        expanded.append("-" + match[1] * int(match[2]) if match and int(match[2]) > 0 else arg)
+    return expanded
 
 
 def _setup_logging(verbose: int, debug: int) -> None:
@@ -96,10 +167,31 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     outputs = Outputs(xml=args.xml, normal=args.normal)
     if outputs.xml is None and outputs.normal is None:
         outputs.normal = "-"  # like nmap: normal output on the screen by default
+    engine = scope = None
+    if args.scripts:
+        from nmapx.session import ScriptOptions, build
+
+        engine, scope = build(
+            ScriptOptions(
+                scripts=args.scripts,
+                script_args=args.script_args,
+                script_args_file=args.script_args_file,
+                script_timeout=args.script_timeout,
+                host_timeout=args.host_timeout,
+                max_parallelism=args.max_parallelism,
+                max_host_parallelism=args.max_host_parallelism,
+                script_trace=args.script_trace,
+                verbosity=args.verbose,
+                debugging=args.debug,
+                no_network=args.no_network,
+                exclude=args.exclude,
+                exclude_file=args.exclude_file,
+            )
+        )
     status = ExitStatus.OK
     for path in inputs:
         try:
-            result = process(read_document(path), outputs)
+            result = process(read_document(path), outputs, engine, scope)
         except NmapxError as exc:
             log.error("%s", exc)
             result = exc.status
@@ -109,7 +201,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_expand_levels(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help(sys.stderr)
         return int(ExitStatus.USAGE)
@@ -118,11 +210,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from nmapx.demo import run_demo
 
-            status, written = run_demo(Path(args.outdir))
-            for path in written:
-                sys.stderr.write(f"nmapx demo: wrote {path}\n")
+            demo_argv = ["demo", "--outdir", str(Path(args.outdir).resolve())]
+            status, written = run_demo(Path(args.outdir).resolve(), demo_argv)
+            if os.environ.get("NMAPX_DEMO_NAMESPACE") != "1":
+                for path in written:
+                    sys.stderr.write(f"nmapx demo: wrote {path}\n")
             return int(status)
         return _run(args, args.subparser)
+    except NmapxError as exc:  # bad --script/--script-args: refused before any probe
+        log.error("%s", exc)
+        log.error("QUITTING!")
+        return int(ExitStatus.ERROR)
     except BrokenPipeError:
         # The reader of our stdout went away (``| head``): not an error worth a traceback.
         sys.stderr.close()

@@ -220,6 +220,8 @@ class NseHost:
     mac_addr_next_hop: bytes | None = None
     mac_addr_src: bytes | None = None
     bin_ip_src: bytes | None = None
+    #: The host this table describes (NSE's ``_Target``): how ``nmap.get_port_state`` finds it.
+    _target: Host | None = field(default=None, repr=False, compare=False)
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -346,6 +348,7 @@ class Host:
             traceroute=self._traceroute(),
             os_fp=os_fp_el.get("fingerprint") if os_fp_el is not None else None,
             os=self._os_matches(),
+            _target=self,
         )
 
     def _traceroute(self) -> list[dict[str, Any]]:

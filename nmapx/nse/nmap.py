@@ -1,0 +1,232 @@
+"""NSE's ``nmap`` library for Python scripts: port states, sockets, registry, levels.
+
+``get_port_state`` and ``get_ports`` answer from the scan the input holds (folded
+``<extraports>`` included, see :meth:`nmapx.model.Host.get_port_state`). Socket failures raise
+:class:`nmapx.nse.errors.SocketError`, which the engine treats like an uncaught
+``nmap.new_try`` exception: the script ends without output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from nmapx.model import PROTOCOLS, Host, NseHost, Port
+from nmapx.nse.context import current
+
+__all__ = [
+    "TryError",
+    "address_family",
+    "condvar",
+    "debugging",
+    "get_port_state",
+    "get_ports",
+    "is_privileged",
+    "log_write",
+    "mutex",
+    "new_socket",
+    "new_try",
+    "verbosity",
+    "version_intensity",
+]
+
+
+class TryError(Exception):
+    """Raised by a ``new_try`` function on failure: a silent end of the script in NSE."""
+
+    def __init__(self, message: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+def __getattr__(name: str) -> Any:
+    """``nmap.registry``: one dict for the whole run (NSE's global registry)."""
+    if name == "registry":
+        return current().engine.registry
+    raise AttributeError(f"module 'nmap' has no attribute {name!r}")
+
+
+def _target(host: Any) -> Host:
+    """The :class:`Host` behind an NSE host table (NSE resolves ``_Target``)."""
+    if isinstance(host, Host):
+        return host
+    if isinstance(host, NseHost) and host._target is not None:
+        return host._target
+    raise TypeError("host is not being processed right now")
+
+
+def _port_spec(port: Any) -> tuple[int, str]:
+    if isinstance(port, Port):
+        number, protocol = port.number, port.protocol
+    elif isinstance(port, Mapping):
+        number, protocol = port.get("number"), port.get("protocol")
+    else:
+        raise TypeError("port must be a table with 'number' and 'protocol'")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise TypeError("port 'number' field must be an integer")
+    if protocol not in PROTOCOLS:
+        raise ValueError('port \'protocol\' field must be "udp", "tcp" or "sctp"')
+    return number, protocol
+
+
+def get_port_state(host: Any, port: Any) -> Port | None:
+    """The port table of any scanned port of ``host`` in any state, or None if not scanned."""
+    number, protocol = _port_spec(port)
+    return _target(host).get_port_state(number, protocol)
+
+
+def _ports_in_state(target: Host, protocol: str, state: str) -> Iterator[Port]:
+    listed = {p.number: p for p in target.ports if p.protocol == protocol and p.state == state}
+    numbers = set(listed)
+    for number in target.context.scanned(protocol):
+        if number not in numbers:
+            folded = target.get_port_state(number, protocol)
+            if folded is not None and folded.state == state:
+                listed[number] = folded
+                numbers.add(number)
+    for number in sorted(listed):
+        yield listed[number]
+
+
+def get_ports(host: Any, previous: Port | None, protocol: str, state: str) -> Port | None:
+    """NSE's iterator step: the next port after ``previous`` with that protocol and state."""
+    after = previous.number if previous is not None else -1
+    for port in _ports_in_state(_target(host), protocol, state):
+        if port.number > after:
+            return port
+    return None
+
+
+def new_socket(proto: str = "tcp", af: str | None = None) -> Any:
+    """A new NSE socket (see :mod:`nmapx.nse.sockets`)."""
+    from nmapx.nse.sockets import NseSocket
+
+    return NseSocket(proto, af)
+
+
+def verbosity() -> int:
+    """Nmap's verbosity, one higher for a script selected by name (NSE §6.5)."""
+    return current().verbosity()
+
+
+def debugging() -> int:
+    return current().debugging()
+
+
+def version_intensity() -> int:
+    """9 for a script selected by name, else ``script-intensity``, else Nmap's default 7."""
+    thread = current()
+    if thread.by_name:
+        return 9
+    from nmapx.nse.stdnse import get_script_args
+
+    value = get_script_args("script-intensity")
+    try:
+        return int(value) if value is not None else 7
+    except (TypeError, ValueError):
+        return 7
+
+
+def address_family() -> str:
+    return "inet"
+
+
+def is_privileged() -> bool:
+    return os.geteuid() == 0
+
+
+def log_write(where: str, text: str) -> None:
+    """``nmap.log_write``: ``NSE: `` plus the text, on nmapx's message stream."""
+    current().engine.message("NSE: " + text)
+
+
+def new_try(handler: Callable[[], Any] | None = None) -> Callable[..., Any]:
+    """NSE's exception helper for code ported line by line from Lua.
+
+    ``try_(status, value...)`` returns the value(s) when status is true, otherwise calls
+    ``handler`` and raises :class:`TryError` (a silent end of the script).
+    """
+
+    def try_(status: Any = None, *values: Any) -> Any:
+        if status:
+            if not isinstance(status, bool):
+                current().engine.message(
+                    "Warning: finalizing a non-conforming function that did not first return"
+                    " a boolean"
+                )
+            if not values:
+                return None
+            return values[0] if len(values) == 1 else values
+        if handler is not None:
+            handler()
+        raise TryError(values[0] if values else None)
+
+    return try_
+
+
+class Mutex:
+    """``nmap.mutex(obj)``: one holder at a time per object, across all script threads.
+
+    Ownership passes directly to the next waiter on release, so a waiter woken by ``done``
+    cannot lose the mutex to a thread that arrives later (NSE's queue semantics).
+    """
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def lock(self) -> None:
+        if not self._held:
+            self._held = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.done()  # ownership arrived as we were cancelled: pass it on
+            raise
+
+    def trylock(self) -> bool:
+        if self._held:
+            return False
+        self._held = True
+        return True
+
+    def done(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the mutex stays held, now by the waiter
+                return
+        self._held = False
+
+    def running(self) -> bool:
+        return self._held
+
+    async def __aenter__(self) -> Mutex:
+        await self.lock()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.done()
+
+
+def mutex(obj: Any) -> Mutex:
+    mutexes = current().engine.registry.setdefault(("nmapx", "mutexes"), {})
+    if obj not in mutexes:
+        mutexes[obj] = Mutex()
+    return mutexes[obj]
+
+
+def condvar(obj: Any) -> asyncio.Condition:
+    """``nmap.condvar(obj)``, as an ``asyncio.Condition`` (``async with cv: await cv.wait()``)."""
+    conditions = current().engine.registry.setdefault(("nmapx", "condvars"), {})
+    return conditions.setdefault(obj, asyncio.Condition())

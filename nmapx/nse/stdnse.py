@@ -1,0 +1,192 @@
+"""NSE's ``stdnse`` for Python scripts: output tables, messages, script arguments, timing.
+
+Messages follow nselib/stdnse.lua exactly: ``stdnse.debug`` prints at or above its level with
+the ``[<id> <ip>:<port>]`` prefix, ``stdnse.verbose`` uses the boosted verbosity of scripts
+selected by name, and both go through ``nmap.log_write`` (``NSE: `` + text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nmapx.nse.comm import get_timeout
+from nmapx.nse.context import current
+
+__all__ = [
+    "OutputTable",
+    "debug",
+    "debug1",
+    "debug2",
+    "debug3",
+    "debug4",
+    "debug5",
+    "get_hostname",
+    "get_script_args",
+    "get_timeout",
+    "new_thread",
+    "output_table",
+    "parse_timespec",
+    "print_debug",
+    "script_type",
+    "sleep",
+    "tohex",
+    "verbose",
+    "verbose1",
+    "verbose2",
+]
+
+
+class OutputTable(dict):  # type: ignore[type-arg]
+    """``stdnse.output_table()``: keys stay in insertion order; assigning None deletes.
+
+    Python dicts already keep insertion order and keep a key's position when it is assigned
+    again, which is exactly what the Lua proxy table provides; only "assigning nil removes the
+    key" needs adding.
+    """
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if value is None:
+            self.pop(key, None)
+        else:
+            super().__setitem__(key, value)
+
+    def __call__(self) -> bool:
+        """NSE's ``t()``: true when the table is not empty."""
+        return bool(self)
+
+
+def output_table() -> OutputTable:
+    return OutputTable()
+
+
+def _format(fmt: Any, args: tuple[Any, ...]) -> str:
+    text = str(fmt)
+    return text % args if args else text
+
+
+def _log(text: str) -> None:
+    current().engine.message("NSE: " + text)
+
+
+def _prefix(with_target: bool, thread_info: bool) -> str:
+    thread = current()
+    prefix = thread.script_id if thread.phase != "none" else ""
+    if thread_info and prefix:
+        prefix += f" M:{id(thread):x}"
+    if with_target and thread.host is not None:
+        target = thread.target_text()
+        prefix = f"{prefix} {target}" if prefix else target
+    return prefix
+
+
+def debug(level: Any = 1, fmt: Any = None, *args: Any) -> None:
+    """Print when debugging >= level (level defaults to 1 when the first argument is text)."""
+    if not isinstance(level, int):
+        level, fmt, args = 1, level, (fmt, *args) if fmt is not None else args
+    thread = current()
+    if level <= thread.debugging():
+        prefix = _prefix(True, thread.debugging() >= 2)
+        text = _format(fmt, args)
+        _log(f"[{prefix}] {text}" if prefix else text)
+
+
+def verbose(level: Any = 1, fmt: Any = None, *args: Any) -> None:
+    """Print when the (boosted) verbosity >= level."""
+    if not isinstance(level, int):
+        level, fmt, args = 1, level, (fmt, *args) if fmt is not None else args
+    thread = current()
+    level_now = thread.verbosity()
+    if level <= level_now:
+        prefix = _prefix(level_now >= 2, False)
+        text = _format(fmt, args)
+        _log(f"[{prefix}] {text}" if prefix else text)
+
+
+def _at(level: int, func: Callable[..., None]) -> Callable[..., None]:
+    def emit(fmt: Any, *args: Any) -> None:
+        func(level, fmt, *args)
+
+    emit.__name__ = f"{func.__name__}{level}"
+    return emit
+
+
+debug1, debug2, debug3, debug4, debug5 = (_at(n, debug) for n in range(1, 6))
+verbose1, verbose2, verbose3, verbose4, verbose5 = (_at(n, verbose) for n in range(1, 6))
+
+
+def print_debug(level: Any, fmt: Any = None, *args: Any) -> None:
+    """Deprecated NSE form: no prefix."""
+    if not isinstance(level, int):
+        level, fmt, args = 1, level, (fmt, *args) if fmt is not None else args
+    if level <= current().debugging():
+        _log(_format(fmt, args))
+
+
+def get_script_args(*names: Any) -> Any:
+    """Script argument values, with NSE's fallbacks (see :mod:`nmapx.nse.scriptargs`).
+
+    One name returns its value (None when absent); several return a tuple, like Lua's
+    multiple return values.
+    """
+    from nmapx.nse.scriptargs import get_script_args as lookup
+
+    return lookup(current().settings.script_args, *names)
+
+
+def parse_timespec(text: Any) -> float | None:
+    from nmapx.nse.scriptargs import parse_timespec as parse
+
+    return parse(text) if text is not None else None
+
+
+async def sleep(seconds: float) -> None:
+    """``stdnse.sleep``: yields to other scripts (millisecond resolution, as nsock)."""
+    await asyncio.sleep(max(0.0, round(seconds, 3)))
+
+
+def script_type() -> str:
+    """``SCRIPT_TYPE`` of the running thread: prerule, hostrule, portrule or postrule."""
+    return current().phase
+
+
+def get_hostname(host: Any) -> str:
+    """The best name: target name, else reverse-DNS name, else the address."""
+    if isinstance(host, str):
+        return host
+    return host.targetname or (host.name if host.name else host.ip)
+
+
+def tohex(data: bytes | str | int, separator: str | None = None, group: int = 2) -> str:
+    """``stdnse.tohex``: lowercase hex, optionally grouped with a separator."""
+    if isinstance(data, int):
+        text = f"{data:x}"
+    else:
+        raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+        text = raw.hex()
+    if not separator:
+        return text
+    head = len(text) % group
+    parts = [text[:head]] if head else []
+    parts += [text[i : i + group] for i in range(head, len(text), group)]
+    return separator.join(parts)
+
+
+def new_thread(
+    func: Callable[..., Awaitable[Any]], *args: Any
+) -> tuple[asyncio.Task[Any], Callable[[], tuple[str, BaseException | None]]]:
+    """``stdnse.new_thread``: a worker task in the same script thread's context.
+
+    Its return value is discarded, as in NSE; the status function reports ``"running"`` or
+    ``"dead"`` and the exception, if the worker raised one.
+    """
+    task = asyncio.ensure_future(func(*args))
+
+    def status() -> tuple[str, BaseException | None]:
+        if not task.done():
+            return "running", None
+        error = None if task.cancelled() else task.exception()
+        return "dead", error
+
+    return task, status

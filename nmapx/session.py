@@ -1,0 +1,134 @@
+"""From command-line choices to a ready :class:`~nmapx.engine.ScriptEngine`.
+
+This is where ``--script`` is resolved against the catalogue (built-in scripts, entry points,
+files and directories), script arguments are parsed, runlevels are computed and the scope of
+allowed addresses is set up, so that unknown names or bad arguments fail like Nmap does,
+before any probe is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nmapx.engine import ChosenScript, EngineOptions, ScriptEngine
+from nmapx.errors import NmapxError
+from nmapx.nse.context import RunSettings
+from nmapx.nse.scriptargs import ScriptArgsError, parse_script_args, parse_timespec
+from nmapx.nse.selection import ScriptInfo, SelectionError, runlevels, select
+from nmapx.scope import Exclusions, Scope
+from nmapx.scripting import Script, catalogue, load_path
+
+log = logging.getLogger(__name__)
+
+
+class UsageError(NmapxError):
+    """Bad ``--script``/``--script-args``/timing options: Nmap refuses to start on these."""
+
+
+@dataclass
+class ScriptOptions:
+    """The command-line options that shape a script run."""
+
+    scripts: list[str] = field(default_factory=list)
+    script_args: str | None = None
+    script_args_file: str | None = None
+    script_timeout: str | None = None
+    host_timeout: str | None = None
+    max_parallelism: int = 256
+    max_host_parallelism: int = 64
+    script_trace: bool = False
+    verbosity: int = 0
+    debugging: int = 0
+    no_network: bool = False
+    exclude: list[str] = field(default_factory=list)
+    exclude_file: str | None = None
+
+
+def parse_time(text: str | None, option: str) -> float | None:
+    """Nmap's time syntax (``30``, ``500ms``, ``2m``, ``1h``); 0 means no limit."""
+    if text is None:
+        return None
+    seconds = parse_timespec(text)
+    if seconds is None or seconds < 0:
+        raise UsageError(f"{option}: bad time specification '{text}'")
+    return seconds or None
+
+
+def choose(rules: Sequence[str]) -> list[ChosenScript]:
+    """Resolve ``--script`` rules to scripts with their runlevels (NSE §4.1, §1.4)."""
+    available = catalogue()
+    loaded: dict[str, Script] = {s.path: s for s in available}
+
+    def from_path(rule: str) -> list[ScriptInfo] | None:
+        scripts = load_path(rule)
+        if scripts is None:
+            return None
+        for script in scripts:
+            loaded[script.path] = script
+        return [script.info for script in scripts]
+
+    try:
+        selected = select(list(rules), [s.info for s in available], from_path)
+        chosen_scripts = [loaded[item.info.path] for item in selected]
+        levels = runlevels(selected, {s.id: s.dependencies for s in chosen_scripts})
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+    return [
+        ChosenScript(script, by_name=item.by_name, forced=item.forced, runlevel=levels[script.id])
+        for item, script in zip(selected, chosen_scripts, strict=True)
+    ]
+
+
+def raise_file_limit(wanted: int) -> None:
+    """Probes hold many sockets at once; lift the soft descriptor limit towards the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def build(options: ScriptOptions) -> tuple[ScriptEngine, Scope]:
+    """The engine and its scope for one run; raises :class:`UsageError` on bad options."""
+    chosen = choose(options.scripts)
+    file_text = None
+    if options.script_args_file:
+        try:
+            file_text = Path(options.script_args_file).read_text("utf-8", "surrogateescape")
+        except OSError as exc:
+            raise UsageError(
+                f"--script-args-file: {options.script_args_file}: {exc.strerror or exc}"
+            ) from None
+    try:
+        args = parse_script_args(options.script_args, file_text)
+    except ScriptArgsError as exc:
+        raise UsageError(f"{exc} (args = {exc.args_text})") from None
+    exclude_specs = list(options.exclude)
+    if options.exclude_file:
+        try:
+            exclude_specs.append(Path(options.exclude_file).read_text())
+        except OSError as exc:
+            raise UsageError(
+                f"--exclude-file: {options.exclude_file}: {exc.strerror or exc}"
+            ) from None
+    scope = Scope(Exclusions.parse(exclude_specs))
+    settings = RunSettings(
+        verbosity=options.verbosity,
+        debugging=options.debugging,
+        script_trace=options.script_trace,
+        script_args=args,
+        max_parallelism=options.max_parallelism,
+        no_network=options.no_network,
+    )
+    engine_options = EngineOptions(
+        settings=settings,
+        script_timeout=parse_time(options.script_timeout, "--script-timeout"),
+        host_timeout=parse_time(options.host_timeout, "--host-timeout"),
+        max_host_parallelism=options.max_host_parallelism,
+        allowed=scope.allows,
+    )
+    raise_file_limit(max(4096, 4 * options.max_parallelism))
+    return ScriptEngine(chosen, engine_options), scope
