@@ -102,22 +102,86 @@ TOP1000_SPEC = (
 
 # nmap-services names (7.93) for the ports this generator can show individually.
 SERVICE_NAMES = {
-    21: "ftp", 22: "ssh", 23: "telnet", 25: "smtp", 53: "domain", 80: "http", 110: "pop3",
-    111: "rpcbind", 113: "ident", 135: "msrpc", 139: "netbios-ssn", 143: "imap",
-    179: "bgp", 199: "smux", 443: "https", 445: "microsoft-ds", 465: "smtps", 514: "shell",
-    515: "printer", 548: "afp", 554: "rtsp", 587: "submission", 631: "ipp", 636: "ldapssl",
-    993: "imaps", 995: "pop3s", 1025: "NFS-or-IIS", 1433: "ms-sql-s", 1720: "h323q931",
-    1723: "pptp", 2000: "cisco-sccp", 2049: "nfs", 3000: "ppp", 3306: "mysql",
-    3389: "ms-wbt-server", 5000: "upnp", 5060: "sip", 5432: "postgresql", 5900: "vnc",
-    5985: "wsman", 6379: "redis", 8000: "http-alt", 8008: "http", 8080: "http-proxy",
-    8081: "blackice-icecap", 8443: "https-alt", 8888: "sun-answerbook", 9090: "zeus-admin",
-    9100: "jetdirect", 9200: "wap-wsp", 10000: "snet-sensor-mgmt", 49152: "unknown",
-    49153: "unknown", 49154: "unknown", 49155: "unknown", 49156: "unknown", 49157: "unknown",
+    21: "ftp",
+    22: "ssh",
+    23: "telnet",
+    25: "smtp",
+    53: "domain",
+    80: "http",
+    110: "pop3",
+    111: "rpcbind",
+    113: "ident",
+    135: "msrpc",
+    139: "netbios-ssn",
+    143: "imap",
+    179: "bgp",
+    199: "smux",
+    443: "https",
+    445: "microsoft-ds",
+    465: "smtps",
+    514: "shell",
+    515: "printer",
+    548: "afp",
+    554: "rtsp",
+    587: "submission",
+    631: "ipp",
+    636: "ldapssl",
+    993: "imaps",
+    995: "pop3s",
+    1025: "NFS-or-IIS",
+    1433: "ms-sql-s",
+    1720: "h323q931",
+    1723: "pptp",
+    2000: "cisco-sccp",
+    2049: "nfs",
+    3000: "ppp",
+    3306: "mysql",
+    3389: "ms-wbt-server",
+    5000: "upnp",
+    5060: "sip",
+    5432: "postgresql",
+    5900: "vnc",
+    5985: "wsman",
+    6379: "redis",
+    8000: "http-alt",
+    8008: "http",
+    8080: "http-proxy",
+    8081: "blackice-icecap",
+    8443: "https-alt",
+    8888: "sun-answerbook",
+    9090: "zeus-admin",
+    9100: "jetdirect",
+    9200: "wap-wsp",
+    10000: "snet-sensor-mgmt",
+    49152: "unknown",
+    49153: "unknown",
+    49154: "unknown",
+    49155: "unknown",
+    49156: "unknown",
+    49157: "unknown",
 }
 # Ports a firewall typically answers with RST (or that sit closed behind a NAT): these
 # are the ones that show up as individual "closed" <port> rows next to a filtered mass.
-CLOSED_CANDIDATES = (21, 23, 25, 53, 110, 113, 139, 179, 443, 445, 554, 1723, 2000, 3389,
-                     5060, 8080, 8443, 8888)
+CLOSED_CANDIDATES = (
+    21,
+    23,
+    25,
+    53,
+    110,
+    113,
+    139,
+    179,
+    443,
+    445,
+    554,
+    1723,
+    2000,
+    3389,
+    5060,
+    8080,
+    8443,
+    8888,
+)
 
 # ---------------------------------------------------------------------------------------
 # Escaping: one function, identical to Nmap's xml.cc escape(), used for every attribute and
@@ -142,8 +206,14 @@ def esc(text: str) -> str:
     if not text.isascii():
         text = text.encode("utf-8").decode("latin-1")  # Nmap escapes bytes, not chars
     if _SPECIAL.search(text) is not None:
-        text = (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                .replace('"', "&quot;").replace("'", "&apos;").replace("\n", "&#xa;"))
+        text = (
+            text.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace('"', "&quot;")
+            .replace("'", "&apos;")
+            .replace("\n", "&#xa;")
+        )
         if _CONTROL.search(text) is not None:
             text = _CONTROL.sub(_hexref, text)
     if "--" in text:
@@ -215,15 +285,19 @@ def ctime(epoch: float) -> str:
     """C ``ctime()`` layout in UTC (``Thu Nov 14 12:00:00 2024``, day padded with a
     space), which Nmap uses for startstr, timestr and uptime lastboot."""
     t = time.gmtime(epoch)
-    return (f"{_DAYS[t.tm_wday]} {_MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} "
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {t.tm_year}")
+    return (
+        f"{_DAYS[t.tm_wday]} {_MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {t.tm_year}"
+    )
 
 
 def iso(epoch: float) -> str:
     """``2024-11-14T12:00:00`` as ssl-cert and friends print dates."""
     t = time.gmtime(epoch)
-    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}")
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -275,8 +349,7 @@ def script(sid: str, output: str | None, struct: Struct | None = None) -> str:
 class Host:
     """Everything the port/OS/script builders of one host need to agree on."""
 
-    __slots__ = ("distance", "domain", "family", "fqdn", "ip", "name", "rng", "start",
-                 "ttl")
+    __slots__ = ("distance", "domain", "family", "fqdn", "ip", "name", "rng", "start", "ttl")
 
     def __init__(self, rng: random.Random, ip: str, family: str, start: int) -> None:
         self.rng = rng
@@ -287,8 +360,15 @@ class Host:
         base = {"windows": 128, "cisco": 255}.get(family, 64)
         self.ttl = base - self.distance + 1
         self.domain = rng.choice(DOMAINS)
-        prefix = {"windows": "WIN", "linux": "srv", "cisco": "rtr", "printer": "prn",
-                  "mail": "mail", "db": "db", "web": "web"}.get(family, "host")
+        prefix = {
+            "windows": "WIN",
+            "linux": "srv",
+            "cisco": "rtr",
+            "printer": "prn",
+            "mail": "mail",
+            "db": "db",
+            "web": "web",
+        }.get(family, "host")
         self.name = f"{prefix}-{rng.randrange(16**4):04x}"
         if family == "windows":
             self.name = self.name.upper()
@@ -301,26 +381,51 @@ class Host:
         return base64.b64encode(self.rng.randbytes(nbytes)).decode("ascii")
 
 
-DOMAINS = ("corp.example.com", "dc1.example.net", "lab.example.org", "branch.example.com",
-           "prod.example.io", "campus.example.edu")
+DOMAINS = (
+    "corp.example.com",
+    "dc1.example.net",
+    "lab.example.org",
+    "branch.example.com",
+    "prod.example.io",
+    "campus.example.edu",
+)
 ISSUERS = (
     [("commonName", "R3"), ("organizationName", "Let's Encrypt"), ("countryName", "US")],
-    [("commonName", "Example Corp Issuing CA 02"), ("domainComponent", "corp"),
-     ("domainComponent", "example")],
-    [("commonName", "DigiCert TLS RSA SHA256 2020 CA1"),
-     ("organizationName", "DigiCert Inc"), ("countryName", "US")],
+    [
+        ("commonName", "Example Corp Issuing CA 02"),
+        ("domainComponent", "corp"),
+        ("domainComponent", "example"),
+    ],
+    [
+        ("commonName", "DigiCert TLS RSA SHA256 2020 CA1"),
+        ("organizationName", "DigiCert Inc"),
+        ("countryName", "US"),
+    ],
 )
 
 
 def port_open(portid: int, ttl: int, service: str, scripts: Sequence[str] = ()) -> str:
-    return (f'<port protocol="tcp" portid="{portid}"><state state="open" reason="syn-ack" '
-            f'reason_ttl="{ttl}"/>{service}{"".join(scripts)}</port>\n')
+    return (
+        f'<port protocol="tcp" portid="{portid}"><state state="open" reason="syn-ack" '
+        f'reason_ttl="{ttl}"/>{service}{"".join(scripts)}</port>\n'
+    )
 
 
-def service(name: str, *, product: str = "", version: str = "", extrainfo: str = "",
-            hostname: str = "", ostype: str = "", devicetype: str = "", servicefp: str = "",
-            tunnel: bool = False, method: str = "probed", conf: int = 10,
-            cpes: Sequence[str] = ()) -> str:
+def service(
+    name: str,
+    *,
+    product: str = "",
+    version: str = "",
+    extrainfo: str = "",
+    hostname: str = "",
+    ostype: str = "",
+    devicetype: str = "",
+    servicefp: str = "",
+    tunnel: bool = False,
+    method: str = "probed",
+    conf: int = 10,
+    cpes: Sequence[str] = (),
+) -> str:
     """``<service>`` with attributes in output.cc ``print_xml_service`` order."""
     a = [f'<service name="{name}"']
     if product:
@@ -367,21 +472,41 @@ def ssl_cert(h: Host, cn: str, *, self_signed: bool = False) -> str:
     md5, sha1 = h.hexid(16), h.hexid(20)
     sans = [f"DNS:{cn}"] + ([f"DNS:www.{cn}"] if rng.random() < 0.4 else [])
     pem_b64 = h.b64(bits // 8 + 520)
-    pem = ("-----BEGIN CERTIFICATE-----\n"
-           + "".join(pem_b64[i:i + 64] + "\n" for i in range(0, len(pem_b64), 64))
-           + "-----END CERTIFICATE-----\n")
+    pem = (
+        "-----BEGIN CERTIFICATE-----\n"
+        + "".join(pem_b64[i : i + 64] + "\n" for i in range(0, len(pem_b64), 64))
+        + "-----END CERTIFICATE-----\n"
+    )
     exts: Struct = [
         (None, [("name", "X509v3 Subject Alternative Name"), ("value", ", ".join(sans))]),
-        (None, [("name", "X509v3 Key Usage"),
-                ("value", "Digital Signature, Key Encipherment"), ("critical", "true")]),
-        (None, [("name", "X509v3 Extended Key Usage"),
-                ("value", "TLS Web Server Authentication, TLS Web Client Authentication")]),
+        (
+            None,
+            [
+                ("name", "X509v3 Key Usage"),
+                ("value", "Digital Signature, Key Encipherment"),
+                ("critical", "true"),
+            ],
+        ),
+        (
+            None,
+            [
+                ("name", "X509v3 Extended Key Usage"),
+                ("value", "TLS Web Server Authentication, TLS Web Client Authentication"),
+            ],
+        ),
     ]
     struct: Struct = [
         ("subject", subject),
         ("issuer", issuer),
-        ("pubkey", [("type", "rsa"), ("bits", str(bits)),
-                    ("modulus", h.hexid(bits // 8).upper()), ("exponent", "65537")]),
+        (
+            "pubkey",
+            [
+                ("type", "rsa"),
+                ("bits", str(bits)),
+                ("modulus", h.hexid(bits // 8).upper()),
+                ("exponent", "65537"),
+            ],
+        ),
         ("extensions", exts),
         ("sig_algo", "sha256WithRSAEncryption"),
         ("validity", [("notBefore", iso(not_before)), ("notAfter", iso(not_after))]),
@@ -393,31 +518,43 @@ def ssl_cert(h: Host, cn: str, *, self_signed: bool = False) -> str:
     def dn(items: Struct) -> str:
         return "/".join(f"{k}={v}" for k, v in items)
 
-    text = (f"Subject: {dn(subject)}\nSubject Alternative Name: {', '.join(sans)}\n"
-            f"Issuer: {dn(issuer)}\nPublic Key type: rsa\nPublic Key bits: {bits}\n"
-            f"Signature Algorithm: sha256WithRSAEncryption\n"
-            f"Not valid before: {iso(not_before)}\nNot valid after:  {iso(not_after)}\n"
-            f"MD5:   {' '.join(md5[i:i + 4] for i in range(0, 32, 4))}\n"
-            f"SHA-1: {' '.join(sha1[i:i + 4] for i in range(0, 40, 4))}")
+    text = (
+        f"Subject: {dn(subject)}\nSubject Alternative Name: {', '.join(sans)}\n"
+        f"Issuer: {dn(issuer)}\nPublic Key type: rsa\nPublic Key bits: {bits}\n"
+        f"Signature Algorithm: sha256WithRSAEncryption\n"
+        f"Not valid before: {iso(not_before)}\nNot valid after:  {iso(not_after)}\n"
+        f"MD5:   {' '.join(md5[i : i + 4] for i in range(0, 32, 4))}\n"
+        f"SHA-1: {' '.join(sha1[i : i + 4] for i in range(0, 40, 4))}"
+    )
     return script("ssl-cert", text, struct)
 
 
 def ssl_date(h: Host) -> str:
     when = iso(h.start + h.rng.randrange(60)) + "+00:00"
     skew = h.rng.choice(("0s", "0s", "-1s", "+2s"))
-    return script("ssl-date", f"{when}; {skew} from scanner time.",
-                  [("date", when), ("delta", f"{float(skew.rstrip('s')):.1f}")])
+    return script(
+        "ssl-date",
+        f"{when}; {skew} from scanner time.",
+        [("date", when), ("delta", f"{float(skew.rstrip('s')):.1f}")],
+    )
 
 
 def ssh_hostkey(h: Host) -> str:
-    keys = [("ssh-rsa", "RSA", 3072, 398), ("ecdsa-sha2-nistp256", "ECDSA", 256, 104),
-            ("ssh-ed25519", "ED25519", 256, 51)]
+    keys = [
+        ("ssh-rsa", "RSA", 3072, 398),
+        ("ecdsa-sha2-nistp256", "ECDSA", 256, 104),
+        ("ssh-ed25519", "ED25519", 256, 51),
+    ]
     lines, struct = [], []
     for ktype, label, bits, keylen in keys:
         fp = h.hexid(16)
-        lines.append(f"\n  {bits} {':'.join(fp[i:i + 2] for i in range(0, 32, 2))} ({label})")
-        struct.append((None, [("fingerprint", fp), ("key", h.b64(keylen)),
-                              ("bits", str(bits)), ("type", ktype)]))
+        lines.append(f"\n  {bits} {':'.join(fp[i : i + 2] for i in range(0, 32, 2))} ({label})")
+        struct.append(
+            (
+                None,
+                [("fingerprint", fp), ("key", h.b64(keylen)), ("bits", str(bits)), ("type", ktype)],
+            )
+        )
     return script("ssh-hostkey", "".join(lines), struct)
 
 
@@ -426,12 +563,21 @@ def http_scripts(h: Host, server_header: str, title: str, risky: bool = False) -
     if server_header:
         out.append(script("http-server-header", server_header, [(None, server_header)]))
     if risky:
-        out.append(script("http-methods", "\n  Potentially risky methods: TRACE",
-                          [("Potentially risky methods", [(None, "TRACE")])]))
+        out.append(
+            script(
+                "http-methods",
+                "\n  Potentially risky methods: TRACE",
+                [("Potentially risky methods", [(None, "TRACE")])],
+            )
+        )
     elif h.rng.random() < 0.3:
-        out.append(script("http-methods", None,
-                          [("Supported Methods", [(None, m) for m in
-                                                  ("GET", "HEAD", "POST", "OPTIONS")])]))
+        out.append(
+            script(
+                "http-methods",
+                None,
+                [("Supported Methods", [(None, m) for m in ("GET", "HEAD", "POST", "OPTIONS")])],
+            )
+        )
     if h.rng.random() < 0.1:
         out.append(script("http-robots.txt", "1 disallowed entry \n/admin/"))
     h.rng.shuffle(out)  # Since 7.92 scripts come in completion order.
@@ -442,68 +588,154 @@ def servicefp(h: Host, portid: int) -> str:
     """An unrecognised service's fingerprint as the XML carries it: one long line (Nmap's
     ``servicefp_sf_remove`` drops the ``\\nSF:`` wrapping) full of ``\\x20``-style text
     escapes and ``"`` that become ``&quot;``."""
-    return (f'SF-Port{portid}-TCP:V={NMAP_VERSION}%I=7%D=11/14%Time={h.start:X}'
-            f'%P=x86_64-pc-linux-gnu%r(NULL,2A,"\\x01\\x00\\x00\\x00\\x00\\x00\\x20'
-            f'READY\\r\\n{h.hexid(8)}\\r\\n")%r(GetRequest,3C,"HTTP/1\\.0\\x20400\\x20'
-            f'Bad\\x20Request\\r\\nContent-Length:\\x200\\r\\n\\r\\n--{h.hexid(6)}")')
+    return (
+        f"SF-Port{portid}-TCP:V={NMAP_VERSION}%I=7%D=11/14%Time={h.start:X}"
+        f'%P=x86_64-pc-linux-gnu%r(NULL,2A,"\\x01\\x00\\x00\\x00\\x00\\x00\\x20'
+        f'READY\\r\\n{h.hexid(8)}\\r\\n")%r(GetRequest,3C,"HTTP/1\\.0\\x20400\\x20'
+        f'Bad\\x20Request\\r\\nContent-Length:\\x200\\r\\n\\r\\n--{h.hexid(6)}")'
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # Host profiles: which ports are open and what -A finds on them.
 # ---------------------------------------------------------------------------------------
 def port_ssh(h: Host) -> tuple[int, str]:
-    ver = h.rng.choice((("8.9p1 Ubuntu 3ubuntu0.10", "Ubuntu Linux; protocol 2.0", "8.9p1"),
-                        ("9.2p1 Debian 2+deb12u3", "protocol 2.0", "9.2p1"),
-                        ("7.4", "protocol 2.0", "7.4")))
-    return (22, port_open(22, h.ttl, service(
-        "ssh", product="OpenSSH", version=ver[0], extrainfo=ver[1], ostype="Linux",
-        cpes=(f"cpe:/a:openbsd:openssh:{ver[2]}", "cpe:/o:linux:linux_kernel")),
-        [ssh_hostkey(h)]))
+    ver = h.rng.choice(
+        (
+            ("8.9p1 Ubuntu 3ubuntu0.10", "Ubuntu Linux; protocol 2.0", "8.9p1"),
+            ("9.2p1 Debian 2+deb12u3", "protocol 2.0", "9.2p1"),
+            ("7.4", "protocol 2.0", "7.4"),
+        )
+    )
+    return (
+        22,
+        port_open(
+            22,
+            h.ttl,
+            service(
+                "ssh",
+                product="OpenSSH",
+                version=ver[0],
+                extrainfo=ver[1],
+                ostype="Linux",
+                cpes=(f"cpe:/a:openbsd:openssh:{ver[2]}", "cpe:/o:linux:linux_kernel"),
+            ),
+            [ssh_hostkey(h)],
+        ),
+    )
 
 
 def ports_linux_web(h: Host) -> list[tuple[int, str]]:
     rng, ttl = h.rng, h.ttl
     ports = [port_ssh(h)]
     if rng.random() < 0.5:
-        prod, v, cpe, hdr = "Apache httpd", "2.4.52", "cpe:/a:apache:http_server:2.4.52", \
-            "Apache/2.4.52 (Ubuntu)"
+        prod, v, cpe, hdr = (
+            "Apache httpd",
+            "2.4.52",
+            "cpe:/a:apache:http_server:2.4.52",
+            "Apache/2.4.52 (Ubuntu)",
+        )
         extra = "(Ubuntu)"
     else:
-        prod, v, cpe, hdr = "nginx", "1.18.0", "cpe:/a:igor_sysoev:nginx:1.18.0", \
-            "nginx/1.18.0 (Ubuntu)"
+        prod, v, cpe, hdr = (
+            "nginx",
+            "1.18.0",
+            "cpe:/a:igor_sysoev:nginx:1.18.0",
+            "nginx/1.18.0 (Ubuntu)",
+        )
         extra = "Ubuntu"
-    title = rng.choice(("Welcome to nginx!", "Apache2 Ubuntu Default Page: It works",
-                        "Intranet -- Home", "Site doesn't have a title (text/html).",
-                        "Did not follow redirect to https://" + h.fqdn + "/"))
-    ports.append((80, port_open(80, ttl, service(
-        "http", product=prod, version=v, extrainfo=extra, ostype="Linux" if
-        prod == "nginx" else "", cpes=(cpe, "cpe:/o:linux:linux_kernel") if prod == "nginx"
-        else (cpe,)), http_scripts(h, hdr, title))))
+    title = rng.choice(
+        (
+            "Welcome to nginx!",
+            "Apache2 Ubuntu Default Page: It works",
+            "Intranet -- Home",
+            "Site doesn't have a title (text/html).",
+            "Did not follow redirect to https://" + h.fqdn + "/",
+        )
+    )
+    ports.append(
+        (
+            80,
+            port_open(
+                80,
+                ttl,
+                service(
+                    "http",
+                    product=prod,
+                    version=v,
+                    extrainfo=extra,
+                    ostype="Linux" if prod == "nginx" else "",
+                    cpes=(cpe, "cpe:/o:linux:linux_kernel") if prod == "nginx" else (cpe,),
+                ),
+                http_scripts(h, hdr, title),
+            ),
+        )
+    )
     if rng.random() < 0.7:
-        ports.append((443, port_open(443, ttl, service(
-            "http", product=prod, version=v, extrainfo=extra, tunnel=True, cpes=(cpe,)),
-            [ssl_cert(h, h.fqdn), *http_scripts(h, hdr, title)[:2],
-             script("tls-alpn", "\n  h2\n  http/1.1", [(None, "h2"), (None, "http/1.1")])])))
+        ports.append(
+            (
+                443,
+                port_open(
+                    443,
+                    ttl,
+                    service(
+                        "http", product=prod, version=v, extrainfo=extra, tunnel=True, cpes=(cpe,)
+                    ),
+                    [
+                        ssl_cert(h, h.fqdn),
+                        *http_scripts(h, hdr, title)[:2],
+                        script(
+                            "tls-alpn", "\n  h2\n  http/1.1", [(None, "h2"), (None, "http/1.1")]
+                        ),
+                    ],
+                ),
+            )
+        )
     if rng.random() < 0.2:
-        ports.append((8080, port_open(8080, ttl, service(
-            "http", product="Apache Tomcat", version="9.0.58", cpes=(
-                "cpe:/a:apache:tomcat:9.0.58",)),
-            http_scripts(h, "", "Apache Tomcat/9.0.58"))))
+        ports.append(
+            (
+                8080,
+                port_open(
+                    8080,
+                    ttl,
+                    service(
+                        "http",
+                        product="Apache Tomcat",
+                        version="9.0.58",
+                        cpes=("cpe:/a:apache:tomcat:9.0.58",),
+                    ),
+                    http_scripts(h, "", "Apache Tomcat/9.0.58"),
+                ),
+            )
+        )
     if rng.random() < 0.15:
-        ports.append((111, port_open(111, ttl, service(
-            "rpcbind", version="2-4", extrainfo="RPC #100000"), [rpcinfo()])))
+        ports.append(
+            (
+                111,
+                port_open(
+                    111,
+                    ttl,
+                    service("rpcbind", version="2-4", extrainfo="RPC #100000"),
+                    [rpcinfo()],
+                ),
+            )
+        )
     return ports
 
 
 def rpcinfo() -> str:
-    progs = [("100000", "rpcbind", "2,3,4", "111"), ("100003", "nfs", "3,4", "2049"),
-             ("100005", "mountd", "1,2,3", "20048")]
+    progs = [
+        ("100000", "rpcbind", "2,3,4", "111"),
+        ("100003", "nfs", "3,4", "2049"),
+        ("100005", "mountd", "1,2,3", "20048"),
+    ]
     text = "\n  program version    port/proto  service"
     struct: Struct = []
     for num, name, vers, port in progs:
         text += f"\n  {num}  {vers:<12} {port + '/tcp':<10}  {name}"
-        struct.append((num, [("tcp", [("version", [(None, x) for x in vers.split(",")]),
-                                      ("port", port)])]))
+        struct.append(
+            (num, [("tcp", [("version", [(None, x) for x in vers.split(",")]), ("port", port)])])
+        )
     return script("rpcinfo", text, struct)
 
 
@@ -511,81 +743,208 @@ def ports_windows(h: Host) -> list[tuple[int, str]]:
     rng, ttl = h.rng, h.ttl
     win = ("cpe:/o:microsoft:windows",)
     ports = [
-        (135, port_open(135, ttl, service("msrpc", product="Microsoft Windows RPC",
-                                          ostype="Windows", cpes=win))),
-        (139, port_open(139, ttl, service("netbios-ssn",
-                                          product="Microsoft Windows netbios-ssn",
-                                          ostype="Windows", cpes=win))),
+        (
+            135,
+            port_open(
+                135,
+                ttl,
+                service("msrpc", product="Microsoft Windows RPC", ostype="Windows", cpes=win),
+            ),
+        ),
+        (
+            139,
+            port_open(
+                139,
+                ttl,
+                service(
+                    "netbios-ssn",
+                    product="Microsoft Windows netbios-ssn",
+                    ostype="Windows",
+                    cpes=win,
+                ),
+            ),
+        ),
         (445, port_open(445, ttl, service("microsoft-ds", method="table", conf=3))),
     ]
     if rng.random() < 0.7:
-        ntlm: Struct = [("Target_Name", h.domain.split(".")[0].upper()),
-                        ("NetBIOS_Domain_Name", h.domain.split(".")[0].upper()),
-                        ("NetBIOS_Computer_Name", h.name),
-                        ("DNS_Domain_Name", h.domain), ("DNS_Computer_Name", h.fqdn),
-                        ("DNS_Tree_Name", h.domain),
-                        ("Product_Version", rng.choice(("10.0.17763", "10.0.20348",
-                                                        "6.3.9600"))),
-                        ("System_Time", iso(h.start) + "+00:00")]
-        ports.append((3389, port_open(3389, ttl, service(
-            "ms-wbt-server", product="Microsoft Terminal Services", ostype="Windows",
-            cpes=win), [script("rdp-ntlm-info", None, ntlm), ssl_date(h),
-                        ssl_cert(h, h.fqdn, self_signed=True)])))
+        ntlm: Struct = [
+            ("Target_Name", h.domain.split(".")[0].upper()),
+            ("NetBIOS_Domain_Name", h.domain.split(".")[0].upper()),
+            ("NetBIOS_Computer_Name", h.name),
+            ("DNS_Domain_Name", h.domain),
+            ("DNS_Computer_Name", h.fqdn),
+            ("DNS_Tree_Name", h.domain),
+            ("Product_Version", rng.choice(("10.0.17763", "10.0.20348", "6.3.9600"))),
+            ("System_Time", iso(h.start) + "+00:00"),
+        ]
+        ports.append(
+            (
+                3389,
+                port_open(
+                    3389,
+                    ttl,
+                    service(
+                        "ms-wbt-server",
+                        product="Microsoft Terminal Services",
+                        ostype="Windows",
+                        cpes=win,
+                    ),
+                    [
+                        script("rdp-ntlm-info", None, ntlm),
+                        ssl_date(h),
+                        ssl_cert(h, h.fqdn, self_signed=True),
+                    ],
+                ),
+            )
+        )
     if rng.random() < 0.35:
-        ports.append((80, port_open(80, ttl, service(
-            "http", product="Microsoft IIS httpd", version="10.0", ostype="Windows",
-            cpes=("cpe:/a:microsoft:internet_information_services:10.0", *win)),
-            http_scripts(h, "Microsoft-IIS/10.0", "IIS Windows Server", risky=True))))
+        ports.append(
+            (
+                80,
+                port_open(
+                    80,
+                    ttl,
+                    service(
+                        "http",
+                        product="Microsoft IIS httpd",
+                        version="10.0",
+                        ostype="Windows",
+                        cpes=("cpe:/a:microsoft:internet_information_services:10.0", *win),
+                    ),
+                    http_scripts(h, "Microsoft-IIS/10.0", "IIS Windows Server", risky=True),
+                ),
+            )
+        )
     if rng.random() < 0.5:
-        ports.append((5985, port_open(5985, ttl, service(
-            "http", product="Microsoft HTTPAPI httpd", version="2.0", extrainfo="SSDP/UPnP",
-            ostype="Windows", cpes=win),
-            http_scripts(h, "Microsoft-HTTPAPI/2.0", "Not Found"))))
+        ports.append(
+            (
+                5985,
+                port_open(
+                    5985,
+                    ttl,
+                    service(
+                        "http",
+                        product="Microsoft HTTPAPI httpd",
+                        version="2.0",
+                        extrainfo="SSDP/UPnP",
+                        ostype="Windows",
+                        cpes=win,
+                    ),
+                    http_scripts(h, "Microsoft-HTTPAPI/2.0", "Not Found"),
+                ),
+            )
+        )
     if rng.random() < 0.15:
-        ports.append((1433, port_open(1433, ttl, service(
-            "ms-sql-s", product="Microsoft SQL Server 2019", version="15.00.2000.00; RTM",
-            cpes=("cpe:/a:microsoft:sql_server:2019",)),
-            [script("ms-sql-info", "ERROR: Script execution failed (use -d to debug)"),
-             ssl_cert(h, "SSL_Self_Signed_Fallback", self_signed=True)])))
+        ports.append(
+            (
+                1433,
+                port_open(
+                    1433,
+                    ttl,
+                    service(
+                        "ms-sql-s",
+                        product="Microsoft SQL Server 2019",
+                        version="15.00.2000.00; RTM",
+                        cpes=("cpe:/a:microsoft:sql_server:2019",),
+                    ),
+                    [
+                        script("ms-sql-info", "ERROR: Script execution failed (use -d to debug)"),
+                        ssl_cert(h, "SSL_Self_Signed_Fallback", self_signed=True),
+                    ],
+                ),
+            )
+        )
     for p in range(49152, 49152 + rng.randint(0, 5)):
-        ports.append((p, port_open(p, ttl, service("msrpc", product="Microsoft Windows RPC",
-                                                   ostype="Windows", cpes=win))))
+        ports.append(
+            (
+                p,
+                port_open(
+                    p,
+                    ttl,
+                    service("msrpc", product="Microsoft Windows RPC", ostype="Windows", cpes=win),
+                ),
+            )
+        )
     return ports
 
 
 def hostscripts_windows(h: Host) -> list[str]:
     rng = h.rng
     mac = ":".join(f"{b:02x}" for b in (0x00, 0x50, 0x56, *rng.randbytes(3)))
-    signing = rng.choice(("Message signing enabled and required",
-                          "Message signing enabled but not required"))
+    signing = rng.choice(
+        ("Message signing enabled and required", "Message signing enabled but not required")
+    )
     out = [
-        script("smb2-time", None, [("date", iso(h.start + rng.randrange(60))),
-                                   ("start_date", "N/A")]),
+        script(
+            "smb2-time", None, [("date", iso(h.start + rng.randrange(60))), ("start_date", "N/A")]
+        ),
         script("smb2-security-mode", None, [("3:1:1", [(None, signing)])]),
-        script("nbstat", f"NetBIOS name: {h.name}, NetBIOS user: <unknown>, "
-                         f"NetBIOS MAC: {mac} (VMware)"),
+        script(
+            "nbstat",
+            f"NetBIOS name: {h.name}, NetBIOS user: <unknown>, NetBIOS MAC: {mac} (VMware)",
+        ),
     ]
     if rng.random() < 0.3:
-        out.append(script("clock-skew", "mean: -1s, deviation: 0s, median: -1s",
-                          [("mean", "-1"), ("stddev", "0"), ("median", "-1")]))
+        out.append(
+            script(
+                "clock-skew",
+                "mean: -1s, deviation: 0s, median: -1s",
+                [("mean", "-1"), ("stddev", "0"), ("median", "-1")],
+            )
+        )
     rng.shuffle(out)
     return out
 
 
 def ports_cisco(h: Host) -> list[tuple[int, str]]:
     ttl, ios = h.ttl, ("cpe:/o:cisco:ios",)
-    ports = [(22, port_open(22, ttl, service("ssh", product="Cisco SSH", version="1.25",
-                                             extrainfo="protocol 2.0", ostype="IOS",
-                                             cpes=ios),
-                            [ssh_hostkey(h)]))]
+    ports = [
+        (
+            22,
+            port_open(
+                22,
+                ttl,
+                service(
+                    "ssh",
+                    product="Cisco SSH",
+                    version="1.25",
+                    extrainfo="protocol 2.0",
+                    ostype="IOS",
+                    cpes=ios,
+                ),
+                [ssh_hostkey(h)],
+            ),
+        )
+    ]
     if h.rng.random() < 0.6:
-        ports.append((23, port_open(23, ttl, service("telnet", product="Cisco router telnetd",
-                                                     ostype="IOS", cpes=ios))))
+        ports.append(
+            (
+                23,
+                port_open(
+                    23,
+                    ttl,
+                    service("telnet", product="Cisco router telnetd", ostype="IOS", cpes=ios),
+                ),
+            )
+        )
     if h.rng.random() < 0.4:
-        ports.append((80, port_open(80, ttl, service(
-            "http", product="Cisco IOS http config", devicetype="router", ostype="IOS",
-            cpes=ios),
-            [script("http-title", "Site doesn't have a title (text/html).")])))
+        ports.append(
+            (
+                80,
+                port_open(
+                    80,
+                    ttl,
+                    service(
+                        "http",
+                        product="Cisco IOS http config",
+                        devicetype="router",
+                        ostype="IOS",
+                        cpes=ios,
+                    ),
+                    [script("http-title", "Site doesn't have a title (text/html).")],
+                ),
+            )
+        )
     return ports
 
 
@@ -594,42 +953,113 @@ def ports_printer(h: Host) -> list[tuple[int, str]]:
     model = h.rng.choice(("LaserJet M402dn", "LaserJet Pro M404n", "Color LaserJet M553"))
     hp = (f"cpe:/h:hp:{model.lower().replace(' ', '_')}",)
     return [
-        (80, port_open(80, ttl, service("http", product="HP LaserJet printer http config",
-                                        devicetype="printer", cpes=hp),
-                       http_scripts(h, "HP HTTP Server; HP " + model, "HP " + model))),
-        (443, port_open(443, ttl, service("http", product="HP LaserJet printer http config",
-                                          devicetype="printer", tunnel=True, cpes=hp),
-                        [ssl_cert(h, "HP" + h.hexid(3).upper(), self_signed=True)])),
+        (
+            80,
+            port_open(
+                80,
+                ttl,
+                service(
+                    "http", product="HP LaserJet printer http config", devicetype="printer", cpes=hp
+                ),
+                http_scripts(h, "HP HTTP Server; HP " + model, "HP " + model),
+            ),
+        ),
+        (
+            443,
+            port_open(
+                443,
+                ttl,
+                service(
+                    "http",
+                    product="HP LaserJet printer http config",
+                    devicetype="printer",
+                    tunnel=True,
+                    cpes=hp,
+                ),
+                [ssl_cert(h, "HP" + h.hexid(3).upper(), self_signed=True)],
+            ),
+        ),
         (515, port_open(515, ttl, table_service(515))),
-        (631, port_open(631, ttl, service("ipp", product="HP " + model + " ipp",
-                                          devicetype="printer", cpes=hp))),
+        (
+            631,
+            port_open(
+                631,
+                ttl,
+                service("ipp", product="HP " + model + " ipp", devicetype="printer", cpes=hp),
+            ),
+        ),
         (9100, port_open(9100, ttl, table_service(9100))),
     ]
 
 
 def ports_mail(h: Host) -> list[tuple[int, str]]:
     ttl, fq = h.ttl, h.fqdn
-    cmds = (f"{fq}, PIPELINING, SIZE 10240000, VRFY, ETRN, STARTTLS, ENHANCEDSTATUSCODES, "
-            f"8BITMIME, DSN, SMTPUTF8, CHUNKING")
+    cmds = (
+        f"{fq}, PIPELINING, SIZE 10240000, VRFY, ETRN, STARTTLS, ENHANCEDSTATUSCODES, "
+        f"8BITMIME, DSN, SMTPUTF8, CHUNKING"
+    )
     caps = "AUTH-RESP-CODE TOP PIPELINING CAPA SASL RESP-CODES UIDL USER STLS"
     return [
         port_ssh(h),
-        (25, port_open(25, ttl, service("smtp", product="Postfix smtpd", hostname=" " + fq,
-                                        cpes=("cpe:/a:postfix:postfix",)),
-                       [script("smtp-commands", cmds), ssl_cert(h, fq), ssl_date(h)])),
-        (110, port_open(110, ttl, service("pop3", product="Dovecot pop3d",
-                                          cpes=("cpe:/a:dovecot:dovecot",)),
-                        [script("pop3-capabilities", caps)])),
-        (143, port_open(143, ttl, service("imap", product="Dovecot imapd",
-                                          cpes=("cpe:/a:dovecot:dovecot",)),
-                        [script("imap-capabilities",
-                                "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE "
-                                "IDLE STARTTLS LOGINDISABLEDA0001 more post-login have "
-                                "capabilities listed OK Pre-login")])),
-        (993, port_open(993, ttl, service("imaps", product="Dovecot imapd", tunnel=True,
-                                          cpes=("cpe:/a:dovecot:dovecot",)))),
-        (995, port_open(995, ttl, service("pop3s", product="Dovecot pop3d", tunnel=True,
-                                          cpes=("cpe:/a:dovecot:dovecot",)))),
+        (
+            25,
+            port_open(
+                25,
+                ttl,
+                service(
+                    "smtp",
+                    product="Postfix smtpd",
+                    hostname=" " + fq,
+                    cpes=("cpe:/a:postfix:postfix",),
+                ),
+                [script("smtp-commands", cmds), ssl_cert(h, fq), ssl_date(h)],
+            ),
+        ),
+        (
+            110,
+            port_open(
+                110,
+                ttl,
+                service("pop3", product="Dovecot pop3d", cpes=("cpe:/a:dovecot:dovecot",)),
+                [script("pop3-capabilities", caps)],
+            ),
+        ),
+        (
+            143,
+            port_open(
+                143,
+                ttl,
+                service("imap", product="Dovecot imapd", cpes=("cpe:/a:dovecot:dovecot",)),
+                [
+                    script(
+                        "imap-capabilities",
+                        "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE "
+                        "IDLE STARTTLS LOGINDISABLEDA0001 more post-login have "
+                        "capabilities listed OK Pre-login",
+                    )
+                ],
+            ),
+        ),
+        (
+            993,
+            port_open(
+                993,
+                ttl,
+                service(
+                    "imaps", product="Dovecot imapd", tunnel=True, cpes=("cpe:/a:dovecot:dovecot",)
+                ),
+            ),
+        ),
+        (
+            995,
+            port_open(
+                995,
+                ttl,
+                service(
+                    "pop3s", product="Dovecot pop3d", tunnel=True, cpes=("cpe:/a:dovecot:dovecot",)
+                ),
+            ),
+        ),
     ]
 
 
@@ -637,30 +1067,87 @@ def ports_db(h: Host) -> list[tuple[int, str]]:
     ttl, rng = h.ttl, h.rng
     ports = [port_ssh(h)]
     if rng.random() < 0.6:
-        info: Struct = [("Protocol", "10"), ("Version", "8.0.36-0ubuntu0.22.04.1"),
-                        ("Thread ID", str(rng.randrange(1, 99999))),
-                        ("Capabilities flags", "65535"),
-                        ("Some Capabilities", [(None, c) for c in (
-                            "Support41Auth", "SupportsTransactions", "ConnectWithDatabase",
-                            "SupportsCompression", "LongColumnFlag", "Speaks41ProtocolNew",
-                            "SwitchToSSLAfterHandshake", "SupportsLoadDataLocal")]),
-                        ("Status", "Autocommit"),
-                        ("Salt", h.b64(15)[:20]),
-                        ("Auth Plugin Name", "caching_sha2_password")]
-        ports.append((3306, port_open(3306, ttl, service(
-            "mysql", product="MySQL", version="8.0.36-0ubuntu0.22.04.1",
-            cpes=("cpe:/a:mysql:mysql:8.0.36-0ubuntu0.22.04.1",)),
-            [script("mysql-info", None, info), ssl_cert(h, "MySQL_Server_8.0.36_Auto_"
-                                                           "Generated_Server_Certificate",
-                                                        self_signed=True)])))
+        info: Struct = [
+            ("Protocol", "10"),
+            ("Version", "8.0.36-0ubuntu0.22.04.1"),
+            ("Thread ID", str(rng.randrange(1, 99999))),
+            ("Capabilities flags", "65535"),
+            (
+                "Some Capabilities",
+                [
+                    (None, c)
+                    for c in (
+                        "Support41Auth",
+                        "SupportsTransactions",
+                        "ConnectWithDatabase",
+                        "SupportsCompression",
+                        "LongColumnFlag",
+                        "Speaks41ProtocolNew",
+                        "SwitchToSSLAfterHandshake",
+                        "SupportsLoadDataLocal",
+                    )
+                ],
+            ),
+            ("Status", "Autocommit"),
+            ("Salt", h.b64(15)[:20]),
+            ("Auth Plugin Name", "caching_sha2_password"),
+        ]
+        ports.append(
+            (
+                3306,
+                port_open(
+                    3306,
+                    ttl,
+                    service(
+                        "mysql",
+                        product="MySQL",
+                        version="8.0.36-0ubuntu0.22.04.1",
+                        cpes=("cpe:/a:mysql:mysql:8.0.36-0ubuntu0.22.04.1",),
+                    ),
+                    [
+                        script("mysql-info", None, info),
+                        ssl_cert(
+                            h,
+                            "MySQL_Server_8.0.36_Auto_Generated_Server_Certificate",
+                            self_signed=True,
+                        ),
+                    ],
+                ),
+            )
+        )
     else:
-        ports.append((5432, port_open(5432, ttl, service(
-            "postgresql", product="PostgreSQL DB", version="9.6.0 or later",
-            cpes=("cpe:/a:postgresql:postgresql",)), [ssl_date(h)])))
+        ports.append(
+            (
+                5432,
+                port_open(
+                    5432,
+                    ttl,
+                    service(
+                        "postgresql",
+                        product="PostgreSQL DB",
+                        version="9.6.0 or later",
+                        cpes=("cpe:/a:postgresql:postgresql",),
+                    ),
+                    [ssl_date(h)],
+                ),
+            )
+        )
     if rng.random() < 0.3:
-        ports.append((6379, port_open(6379, ttl, service(
-            "redis", product="Redis key-value store", version="6.0.16",
-            cpes=("cpe:/a:redislabs:redis:6.0.16",)))))
+        ports.append(
+            (
+                6379,
+                port_open(
+                    6379,
+                    ttl,
+                    service(
+                        "redis",
+                        product="Redis key-value store",
+                        version="6.0.16",
+                        cpes=("cpe:/a:redislabs:redis:6.0.16",),
+                    ),
+                ),
+            )
+        )
     return ports
 
 
@@ -669,11 +1156,21 @@ def ports_appliance(h: Host) -> list[tuple[int, str]]:
     ttl = h.ttl
     port = h.rng.choice((8443, 10000, 9090))
     return [
-        (443, port_open(443, ttl, service("http", product="nginx", tunnel=True,
-                                          cpes=("cpe:/a:igor_sysoev:nginx",)),
-                        [ssl_cert(h, h.fqdn), *http_scripts(h, "nginx", "Login")])),
-        (port, port_open(port, ttl, service(SERVICE_NAMES.get(port, "unknown"),
-                                            servicefp=servicefp(h, port)))),
+        (
+            443,
+            port_open(
+                443,
+                ttl,
+                service("http", product="nginx", tunnel=True, cpes=("cpe:/a:igor_sysoev:nginx",)),
+                [ssl_cert(h, h.fqdn), *http_scripts(h, "nginx", "Login")],
+            ),
+        ),
+        (
+            port,
+            port_open(
+                port, ttl, service(SERVICE_NAMES.get(port, "unknown"), servicefp=servicefp(h, port))
+            ),
+        ),
     ]
 
 
@@ -683,43 +1180,102 @@ def ports_appliance(h: Host) -> list[tuple[int, str]]:
 OsClass = tuple[str, str, str, str, tuple[str, ...]]  # type, vendor, family, gen, cpes
 OS_DB: dict[str, list[tuple[str, int, tuple[OsClass, ...]]]] = {
     "linux": [
-        ("Linux 4.15 - 5.8", 67530, (("general purpose", "Linux", "Linux", "4.X",
-                                      ("cpe:/o:linux:linux_kernel:4",)),
-                                     ("general purpose", "Linux", "Linux", "5.X",
-                                      ("cpe:/o:linux:linux_kernel:5",)))),
-        ("Linux 5.0 - 5.5", 68070, (("general purpose", "Linux", "Linux", "5.X",
-                                     ("cpe:/o:linux:linux_kernel:5",)),)),
-        ("Linux 3.10 - 4.11", 62920, (("general purpose", "Linux", "Linux", "3.X",
-                                       ("cpe:/o:linux:linux_kernel:3",)),
-                                      ("general purpose", "Linux", "Linux", "4.X",
-                                       ("cpe:/o:linux:linux_kernel:4",)))),
-        ("Linux 2.6.32", 55733, (("general purpose", "Linux", "Linux", "2.6.X",
-                                  ("cpe:/o:linux:linux_kernel:2.6.32",)),)),
+        (
+            "Linux 4.15 - 5.8",
+            67530,
+            (
+                ("general purpose", "Linux", "Linux", "4.X", ("cpe:/o:linux:linux_kernel:4",)),
+                ("general purpose", "Linux", "Linux", "5.X", ("cpe:/o:linux:linux_kernel:5",)),
+            ),
+        ),
+        (
+            "Linux 5.0 - 5.5",
+            68070,
+            (("general purpose", "Linux", "Linux", "5.X", ("cpe:/o:linux:linux_kernel:5",)),),
+        ),
+        (
+            "Linux 3.10 - 4.11",
+            62920,
+            (
+                ("general purpose", "Linux", "Linux", "3.X", ("cpe:/o:linux:linux_kernel:3",)),
+                ("general purpose", "Linux", "Linux", "4.X", ("cpe:/o:linux:linux_kernel:4",)),
+            ),
+        ),
+        (
+            "Linux 2.6.32",
+            55733,
+            (
+                (
+                    "general purpose",
+                    "Linux",
+                    "Linux",
+                    "2.6.X",
+                    ("cpe:/o:linux:linux_kernel:2.6.32",),
+                ),
+            ),
+        ),
     ],
     "windows": [
-        ("Microsoft Windows Server 2016", 84440, (("general purpose", "Microsoft",
-                                                   "Windows", "2016",
-                                                   ("cpe:/o:microsoft:windows_server_2016",)),)),
-        ("Microsoft Windows Server 2019", 84502, (("general purpose", "Microsoft",
-                                                   "Windows", "2019", ()),)),
-        ("Microsoft Windows 10 1709 - 1909", 83906, (("general purpose", "Microsoft",
-                                                      "Windows", "10",
-                                                      ("cpe:/o:microsoft:windows_10",)),)),
-        ("Microsoft Windows Server 2012 R2", 85060, (("general purpose", "Microsoft",
-                                                      "Windows", "2012",
-                                                      ("cpe:/o:microsoft:windows_server_2012:r2",)),)),
+        (
+            "Microsoft Windows Server 2016",
+            84440,
+            (
+                (
+                    "general purpose",
+                    "Microsoft",
+                    "Windows",
+                    "2016",
+                    ("cpe:/o:microsoft:windows_server_2016",),
+                ),
+            ),
+        ),
+        (
+            "Microsoft Windows Server 2019",
+            84502,
+            (("general purpose", "Microsoft", "Windows", "2019", ()),),
+        ),
+        (
+            "Microsoft Windows 10 1709 - 1909",
+            83906,
+            (("general purpose", "Microsoft", "Windows", "10", ("cpe:/o:microsoft:windows_10",)),),
+        ),
+        (
+            "Microsoft Windows Server 2012 R2",
+            85060,
+            (
+                (
+                    "general purpose",
+                    "Microsoft",
+                    "Windows",
+                    "2012",
+                    ("cpe:/o:microsoft:windows_server_2012:r2",),
+                ),
+            ),
+        ),
     ],
     "cisco": [
-        ("Cisco IOS 15.2 - 15.5", 19030, (("router", "Cisco", "IOS", "15.X",
-                                           ("cpe:/o:cisco:ios:15",)),)),
-        ("Cisco 2901 router (IOS 15.1)", 18811, (("router", "Cisco", "IOS", "15.X",
-                                                  ("cpe:/o:cisco:ios:15.1",)),)),
+        (
+            "Cisco IOS 15.2 - 15.5",
+            19030,
+            (("router", "Cisco", "IOS", "15.X", ("cpe:/o:cisco:ios:15",)),),
+        ),
+        (
+            "Cisco 2901 router (IOS 15.1)",
+            18811,
+            (("router", "Cisco", "IOS", "15.X", ("cpe:/o:cisco:ios:15.1",)),),
+        ),
     ],
     "printer": [
-        ("HP LaserJet M402dn printer", 38530, (("printer", "HP", "embedded", "",
-                                                ("cpe:/h:hp:laserjet_m402dn",)),)),
-        ("HP Color LaserJet M553 printer", 38426, (("printer", "HP", "embedded", "",
-                                                    ("cpe:/h:hp:color_laserjet_m553",)),)),
+        (
+            "HP LaserJet M402dn printer",
+            38530,
+            (("printer", "HP", "embedded", "", ("cpe:/h:hp:laserjet_m402dn",)),),
+        ),
+        (
+            "HP Color LaserJet M553 printer",
+            38426,
+            (("printer", "HP", "embedded", "", ("cpe:/h:hp:color_laserjet_m553",)),),
+        ),
     ],
 }
 OS_DB["mail"] = OS_DB["db"] = OS_DB["web"] = OS_DB["appliance"] = OS_DB["linux"]
@@ -733,8 +1289,7 @@ def os_block(h: Host, open_port: int, closed_port: int) -> str:
     out = [f'<os><portused state="open" proto="tcp" portid="{open_port}"/>\n']
     if closed_port:
         out.append(f'<portused state="closed" proto="tcp" portid="{closed_port}"/>\n')
-    out.append(f'<portused state="closed" proto="udp" portid="{rng.randrange(30000, 44000)}"'
-               f'/>\n')
+    out.append(f'<portused state="closed" proto="udp" portid="{rng.randrange(30000, 44000)}"/>\n')
     db = OS_DB[h.family]
     perfect = rng.random() < 0.45
     picks = [rng.choice(db)] if perfect else rng.sample(db, min(len(db), rng.randint(2, 4)))
@@ -743,10 +1298,13 @@ def os_block(h: Host, open_port: int, closed_port: int) -> str:
         out.append(f'<osmatch name="{esc(name)}" accuracy="{acc}" line="{line}">\n')
         for typ, vendor, family, gen, cpes in classes:
             g = f' osgen="{gen}"' if gen else ""
-            tail = ("/>" if not cpes else
-                    ">" + "".join(f"<cpe>{c}</cpe>" for c in cpes) + "</osclass>")
-            out.append(f'<osclass type="{typ}" vendor="{vendor}" osfamily="{family}"{g} '
-                       f'accuracy="{acc}"{tail}\n')
+            tail = (
+                "/>" if not cpes else ">" + "".join(f"<cpe>{c}</cpe>" for c in cpes) + "</osclass>"
+            )
+            out.append(
+                f'<osclass type="{typ}" vendor="{vendor}" osfamily="{family}"{g} '
+                f'accuracy="{acc}"{tail}\n'
+            )
         out.append("</osmatch>\n")
         acc = max(85, acc - rng.randint(0, 3))
     if not perfect and rng.random() < 0.3:
@@ -758,17 +1316,19 @@ def os_block(h: Host, open_port: int, closed_port: int) -> str:
 def os_fingerprint(h: Host, open_port: int) -> str:
     rng = h.rng
     w = f"{rng.randrange(0x1000, 0xFFFF):X}"
-    raw = (f"SCAN(V={NMAP_VERSION}%E=4%D=11/14%OT={open_port}%CT=1%CU={rng.randrange(30000, 44000)}"
-           f"%PV=Y%DS={h.distance}%DC=T%G=Y%TM={h.start:X}%P=x86_64-pc-linux-gnu)"
-           f"SEQ(SP={rng.randrange(0x100, 0x110):X}%GCD=1%ISR={rng.randrange(0x100, 0x110):X}"
-           f"%TI=Z%CI=Z%II=I%TS=A)OPS(O1=M5B4ST11NW7%O2=M5B4ST11NW7%O3=M5B4NNT11NW7"
-           f"%O4=M5B4ST11NW7%O5=M5B4ST11NW7%O6=M5B4ST11)WIN(W1={w}%W2={w}%W3={w}%W4={w}"
-           f"%W5={w}%W6={w})ECN(R=Y%DF=Y%T=40%W={w}%O=M5B4NNSNW7%CC=Y%Q=)T1(R=Y%DF=Y%T=40"
-           f"%S=O%A=S+%F=AS%RD=0%Q=)T2(R=N)T3(R=N)T4(R=Y%DF=Y%T=40%W=0%S=A%A=Z%F=R%O=%RD=0"
-           f"%Q=)T5(R=Y%DF=Y%T=40%W=0%S=Z%A=S+%F=AR%O=%RD=0%Q=)T6(R=Y%DF=Y%T=40%W=0%S=A%A=Z"
-           f"%F=R%O=%RD=0%Q=)T7(R=N)U1(R=Y%DF=N%T=40%IPL=164%UN=0%RIPL=G%RID=G%RIPCK=G"
-           f"%RUCK=G%RUD=G)IE(R=Y%DFI=N%T=40%CD=S)")
-    return "".join(f"OS:{raw[i:i + 71]}\n" for i in range(0, len(raw), 71))
+    raw = (
+        f"SCAN(V={NMAP_VERSION}%E=4%D=11/14%OT={open_port}%CT=1%CU={rng.randrange(30000, 44000)}"
+        f"%PV=Y%DS={h.distance}%DC=T%G=Y%TM={h.start:X}%P=x86_64-pc-linux-gnu)"
+        f"SEQ(SP={rng.randrange(0x100, 0x110):X}%GCD=1%ISR={rng.randrange(0x100, 0x110):X}"
+        f"%TI=Z%CI=Z%II=I%TS=A)OPS(O1=M5B4ST11NW7%O2=M5B4ST11NW7%O3=M5B4NNT11NW7"
+        f"%O4=M5B4ST11NW7%O5=M5B4ST11NW7%O6=M5B4ST11)WIN(W1={w}%W2={w}%W3={w}%W4={w}"
+        f"%W5={w}%W6={w})ECN(R=Y%DF=Y%T=40%W={w}%O=M5B4NNSNW7%CC=Y%Q=)T1(R=Y%DF=Y%T=40"
+        f"%S=O%A=S+%F=AS%RD=0%Q=)T2(R=N)T3(R=N)T4(R=Y%DF=Y%T=40%W=0%S=A%A=Z%F=R%O=%RD=0"
+        f"%Q=)T5(R=Y%DF=Y%T=40%W=0%S=Z%A=S+%F=AR%O=%RD=0%Q=)T6(R=Y%DF=Y%T=40%W=0%S=A%A=Z"
+        f"%F=R%O=%RD=0%Q=)T7(R=N)U1(R=Y%DF=N%T=40%IPL=164%UN=0%RIPL=G%RID=G%RIPCK=G"
+        f"%RUCK=G%RUD=G)IE(R=Y%DFI=N%T=40%CD=S)"
+    )
+    return "".join(f"OS:{raw[i : i + 71]}\n" for i in range(0, len(raw), 71))
 
 
 def seq_blocks(h: Host) -> str:
@@ -780,8 +1340,9 @@ def seq_blocks(h: Host) -> str:
         out.append(f'<uptime seconds="{up}" lastboot="{ctime(h.start - up)}"/>\n')
     out.append(f'<distance value="{h.distance}"/>\n')
     seqs = ",".join(f"{rng.getrandbits(32):X}" for _ in range(6))
-    out.append(f'<tcpsequence index="{rng.randint(250, 265)}" difficulty="Good luck!" '
-               f'values="{seqs}"/>\n')
+    out.append(
+        f'<tcpsequence index="{rng.randint(250, 265)}" difficulty="Good luck!" values="{seqs}"/>\n'
+    )
     if h.family == "windows":
         base = rng.getrandbits(16)
         ids = ",".join(f"{(base + i) & 0xFFFF:X}" for i in range(6))
@@ -804,9 +1365,12 @@ def trace_block(h: Host, port: int) -> str:
     rtt = 0.3
     for ttl in range(1, h.distance + 1):
         if ttl == h.distance:
-            out.append(f'<hop ttl="{ttl}" ipaddr="{h.ip}" rtt="{rtt + rng.random():.2f}" '
-                       f'host="{h.fqdn}"/>\n' if rng.random() < 0.6 else
-                       f'<hop ttl="{ttl}" ipaddr="{h.ip}" rtt="{rtt + rng.random():.2f}"/>\n')
+            out.append(
+                f'<hop ttl="{ttl}" ipaddr="{h.ip}" rtt="{rtt + rng.random():.2f}" '
+                f'host="{h.fqdn}"/>\n'
+                if rng.random() < 0.6
+                else f'<hop ttl="{ttl}" ipaddr="{h.ip}" rtt="{rtt + rng.random():.2f}"/>\n'
+            )
             break
         if ttl > 2 and rng.random() < 0.08:
             continue  # timed out
@@ -818,8 +1382,11 @@ def trace_block(h: Host, port: int) -> str:
         else:
             addr, name = f"10.{o[1]}.{ttl}.1", ""
         r = "-&#45;" if rng.random() < 0.01 else f"{rtt:.2f}"
-        out.append(f'<hop ttl="{ttl}" ipaddr="{addr}" rtt="{r}"'
-                   + (f' host="{name}"' if name else "") + "/>\n")
+        out.append(
+            f'<hop ttl="{ttl}" ipaddr="{addr}" rtt="{r}"'
+            + (f' host="{name}"' if name else "")
+            + "/>\n"
+        )
     out.append("</trace>\n")
     return "".join(out)
 
@@ -837,8 +1404,8 @@ PROFILES = (
 )
 _PROFILE_WEIGHTS = [p[0] for p in PROFILES]
 
-def up_host(rng: random.Random, ip: str, reason: str, start: int,
-            end: int) -> tuple[str, int, int]:
+
+def up_host(rng: random.Random, ip: str, reason: str, start: int, end: int) -> tuple[str, int, int]:
     """One up ``<host>``; returns its XML, the number of open ports it shows and the TTL
     its replies arrive with (the matching ``<hosthint>`` reports the same TTL)."""
     _, family, builder = rng.choices(PROFILES, _PROFILE_WEIGHTS)[0]
@@ -846,15 +1413,19 @@ def up_host(rng: random.Random, ip: str, reason: str, start: int,
     names = ""
     if rng.random() < 0.6:
         names = f'<hostname name="{h.fqdn}" type="PTR"/>\n'
-    head = (f'<host starttime="{start}" endtime="{end}"><status state="up" reason="{reason}" '
-            f'reason_ttl="{h.ttl}"/>\n<address addr="{ip}" addrtype="ipv4"/>\n'
-            f'<hostnames>\n{names}</hostnames>\n')
+    head = (
+        f'<host starttime="{start}" endtime="{end}"><status state="up" reason="{reason}" '
+        f'reason_ttl="{h.ttl}"/>\n<address addr="{ip}" addrtype="ipv4"/>\n'
+        f"<hostnames>\n{names}</hostnames>\n"
+    )
     if builder is None:
         # Everything filtered: one extraports, an <os> with nothing usable, no sequences.
-        body = (f'<ports><extraports state="filtered" count="1000">\n'
-                f'<extrareasons reason="no-response" count="1000" proto="tcp" '
-                f'ports="{TOP1000_SPEC}"/>\n</extraports>\n</ports>\n<os></os>\n'
-                f'<distance value="{h.distance}"/>\n' + trace_block(h, 80))
+        body = (
+            f'<ports><extraports state="filtered" count="1000">\n'
+            f'<extrareasons reason="no-response" count="1000" proto="tcp" '
+            f'ports="{TOP1000_SPEC}"/>\n</extraports>\n</ports>\n<os></os>\n'
+            f'<distance value="{h.distance}"/>\n' + trace_block(h, 80)
+        )
         return head + body + _times(rng.randrange(2000, 90000), rng) + "</host>\n", 0, h.ttl
 
     opened = sorted(builder(h))
@@ -867,29 +1438,37 @@ def up_host(rng: random.Random, ip: str, reason: str, start: int,
     else:
         mass_state, mass_reason = "filtered", "no-response"
         if style < 0.65:
-            closed_rows = sorted(rng.sample([p for p in CLOSED_CANDIDATES
-                                             if p not in open_ids], rng.randint(1, 6)))
+            closed_rows = sorted(
+                rng.sample([p for p in CLOSED_CANDIDATES if p not in open_ids], rng.randint(1, 6))
+            )
     shown = tuple(sorted(open_ids + tuple(closed_rows)))
     remaining = 1000 - len(shown)
     parts = [head, f'<ports><extraports state="{mass_state}" count="{remaining}">\n']
     if mass_state == "filtered" and rng.random() < 0.08:
         # Some of the silence is ICMP admin-prohibited: a second reason with its own list.
         shown_set = set(shown)
-        prohibited = sorted(rng.sample([p for p in TOP1000 if p not in shown_set],
-                                       rng.randint(3, 40)))
+        prohibited = sorted(
+            rng.sample([p for p in TOP1000 if p not in shown_set], rng.randint(3, 40))
+        )
         silent = remaining - len(prohibited)
-        parts.append(f'<extrareasons reason="no-response" count="{silent}" proto="tcp" '
-                     f'ports="{top1000_without(shown + tuple(prohibited))}"/>\n'
-                     f'<extrareasons reason="admin-prohibited" count="{len(prohibited)}" '
-                     f'proto="tcp" ports="{rangelist(prohibited)}"/>\n')
+        parts.append(
+            f'<extrareasons reason="no-response" count="{silent}" proto="tcp" '
+            f'ports="{top1000_without(shown + tuple(prohibited))}"/>\n'
+            f'<extrareasons reason="admin-prohibited" count="{len(prohibited)}" '
+            f'proto="tcp" ports="{rangelist(prohibited)}"/>\n'
+        )
     else:
-        parts.append(f'<extrareasons reason="{mass_reason}" count="{remaining}" proto="tcp" '
-                     f'ports="{top1000_without(shown)}"/>\n')
+        parts.append(
+            f'<extrareasons reason="{mass_reason}" count="{remaining}" proto="tcp" '
+            f'ports="{top1000_without(shown)}"/>\n'
+        )
     parts.append("</extraports>\n")
     rows = dict(opened)
     for p in closed_rows:
-        rows[p] = (f'<port protocol="tcp" portid="{p}"><state state="closed" reason="reset" '
-                   f'reason_ttl="{h.ttl}"/>{table_service(p)}</port>\n')
+        rows[p] = (
+            f'<port protocol="tcp" portid="{p}"><state state="closed" reason="reset" '
+            f'reason_ttl="{h.ttl}"/>{table_service(p)}</port>\n'
+        )
     parts.extend(rows[p] for p in shown)
     parts.append("</ports>\n")
     closed_port = closed_rows[0] if closed_rows else (1 if mass_state == "closed" else 0)
@@ -910,16 +1489,20 @@ def _times(srtt: int, rng: random.Random) -> str:
 
 def down_host(ip: str) -> str:
     """A ``-v`` down host: no starttime, no hostnames element (nothing to write)."""
-    return (f'<host><status state="down" reason="no-response" reason_ttl="0"/>\n'
-            f'<address addr="{ip}" addrtype="ipv4"/>\n</host>\n')
+    return (
+        f'<host><status state="down" reason="no-response" reason_ttl="0"/>\n'
+        f'<address addr="{ip}" addrtype="ipv4"/>\n</host>\n'
+    )
 
 
 def hosthint(ip: str, reason: str, ttl: int) -> str:
     """Written the moment host discovery sees the host up, before DNS ran: so
     ``<hostnames>`` is always empty here (output.cc write_xml_hosthint)."""
-    return (f'<hosthint><status state="up" reason="{reason}" reason_ttl="{ttl}"/>\n'
-            f'<address addr="{ip}" addrtype="ipv4"/>\n<hostnames>\n</hostnames>\n'
-            f'</hosthint>\n')
+    return (
+        f'<hosthint><status state="up" reason="{reason}" reason_ttl="{ttl}"/>\n'
+        f'<address addr="{ip}" addrtype="ipv4"/>\n<hostnames>\n</hostnames>\n'
+        f"</hosthint>\n"
+    )
 
 
 def ip_of(index: int) -> str:
@@ -936,8 +1519,10 @@ def _plural(n: int, word: str) -> str:
 def _nse_tasks(t: int, t_end: int | None = None) -> str:
     """NSE announces each of its (here three) runlevels as a task of its own."""
     t_end = t if t_end is None else t_end
-    return (f'<taskbegin task="NSE" time="{t}"/>\n<taskend task="NSE" time="{t}"/>\n' * 2
-            + f'<taskbegin task="NSE" time="{t}"/>\n<taskend task="NSE" time="{t_end}"/>\n')
+    return (
+        f'<taskbegin task="NSE" time="{t}"/>\n<taskend task="NSE" time="{t}"/>\n' * 2
+        + f'<taskbegin task="NSE" time="{t}"/>\n<taskend task="NSE" time="{t_end}"/>\n'
+    )
 
 
 class Stats:
@@ -947,21 +1532,24 @@ class Stats:
         self.hosts = self.up = self.down = self.open_ports = 0
 
 
-def generate(n_hosts: int, seed: int = 1, up_ratio: float = 0.65,
-             stats: Stats | None = None) -> Iterator[str]:
+def generate(
+    n_hosts: int, seed: int = 1, up_ratio: float = 0.65, stats: Stats | None = None
+) -> Iterator[str]:
     """Yield the document as text chunks (one host group at a time)."""
     rng = random.Random(seed)
     st = stats if stats is not None else Stats()
     args = "nmap -v -A -T4 --max-retries 2 -iL targets.txt -oX scan.xml"
     start = SCAN_START
-    yield ('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
-           '<?xml-stylesheet href="file:///usr/bin/../share/nmap/nmap.xsl" type="text/xsl"?>\n'
-           f"<!-- Nmap {NMAP_VERSION} scan initiated {ctime(start)} as: {esc(args)} -->\n"
-           f'<nmaprun scanner="nmap" args="{esc(args)}" start="{start}" '
-           f'startstr="{ctime(start)}" version="{NMAP_VERSION}" '
-           f'xmloutputversion="{XMLOUTPUTVERSION}">\n'
-           f'<scaninfo type="syn" protocol="tcp" numservices="1000" services="{TOP1000_SPEC}"/>\n'
-           '<verbose level="1"/>\n<debugging level="0"/>\n' + _nse_tasks(start))
+    yield (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
+        '<?xml-stylesheet href="file:///usr/bin/../share/nmap/nmap.xsl" type="text/xsl"?>\n'
+        f"<!-- Nmap {NMAP_VERSION} scan initiated {ctime(start)} as: {esc(args)} -->\n"
+        f'<nmaprun scanner="nmap" args="{esc(args)}" start="{start}" '
+        f'startstr="{ctime(start)}" version="{NMAP_VERSION}" '
+        f'xmloutputversion="{XMLOUTPUTVERSION}">\n'
+        f'<scaninfo type="syn" protocol="tcp" numservices="1000" services="{TOP1000_SPEC}"/>\n'
+        '<verbose level="1"/>\n<debugging level="0"/>\n' + _nse_tasks(start)
+    )
     t = start + 1
     index = 0
     group_size = HOSTGROUP_FIRST
@@ -988,8 +1576,7 @@ def generate(n_hosts: int, seed: int = 1, up_ratio: float = 0.65,
         services = with_services = 0
         for ip in up_ips:
             reason = rng.choice(reasons)
-            xml, n_open, ttl = up_host(rng, ip, reason, t_dns_end,
-                                       t_nse_end - rng.randint(0, 20))
+            xml, n_open, ttl = up_host(rng, ip, reason, t_dns_end, t_nse_end - rng.randint(0, 20))
             hosts_xml.append(xml)
             hint_of[ip] = hosthint(ip, reason, ttl)
             services += n_open
@@ -1000,12 +1587,16 @@ def generate(n_hosts: int, seed: int = 1, up_ratio: float = 0.65,
         discovered = up_ips[:]
         rng.shuffle(discovered)  # hints come in reply order, not address order
         chunk.extend(hint_of[ip] for ip in discovered)
-        chunk.append(f'<taskend task="Ping Scan" time="{t_ping_end}" '
-                     f'extrainfo="{_plural(size, "total host")}"/>\n')
+        chunk.append(
+            f'<taskend task="Ping Scan" time="{t_ping_end}" '
+            f'extrainfo="{_plural(size, "total host")}"/>\n'
+        )
         if up_ips:
             dns = f"Parallel DNS resolution of {_plural(len(up_ips), 'host')}."
-            chunk.append(f'<taskbegin task="{dns}" time="{t_ping_end}"/>\n'
-                         f'<taskend task="{dns}" time="{t_dns_end}"/>\n')
+            chunk.append(
+                f'<taskbegin task="{dns}" time="{t_ping_end}"/>\n'
+                f'<taskend task="{dns}" time="{t_dns_end}"/>\n'
+            )
         # Down hosts are written while the group is collected, before it is scanned.
         chunk.extend(down_host(ip) for ip, up in zip(ips, up_flags, strict=True) if not up)
         if up_ips:
@@ -1013,31 +1604,41 @@ def generate(n_hosts: int, seed: int = 1, up_ratio: float = 0.65,
             dur = t_syn_end - t_dns_end
             if dur > 60:
                 pct = rng.uniform(5, 95)
-                chunk.append(f'<taskprogress task="SYN Stealth Scan" time="{t_dns_end + 30}" '
-                             f'percent="{pct:.2f}" remaining="{int(dur * (1 - pct / 100))}" '
-                             f'etc="{t_syn_end}"/>\n')
-            chunk.append(f'<taskend task="SYN Stealth Scan" time="{t_syn_end}" '
-                         f'extrainfo="{len(up_ips) * 1000} total ports"/>\n')
-            chunk.append(f'<taskbegin task="Service scan" time="{t_syn_end}"/>\n'
-                         f'<taskend task="Service scan" time="{t_svc_end}" extrainfo="'
-                         f'{_plural(services, "service")} on '
-                         f'{_plural(with_services, "host")}"/>\n')
+                chunk.append(
+                    f'<taskprogress task="SYN Stealth Scan" time="{t_dns_end + 30}" '
+                    f'percent="{pct:.2f}" remaining="{int(dur * (1 - pct / 100))}" '
+                    f'etc="{t_syn_end}"/>\n'
+                )
+            chunk.append(
+                f'<taskend task="SYN Stealth Scan" time="{t_syn_end}" '
+                f'extrainfo="{len(up_ips) * 1000} total ports"/>\n'
+            )
+            chunk.append(
+                f'<taskbegin task="Service scan" time="{t_syn_end}"/>\n'
+                f'<taskend task="Service scan" time="{t_svc_end}" extrainfo="'
+                f"{_plural(services, 'service')} on "
+                f'{_plural(with_services, "host")}"/>\n'
+            )
             dns = f"Parallel DNS resolution of {_plural(rng.randint(3, 40), 'host')}."
-            chunk.append(f'<taskbegin task="Traceroute" time="{t_svc_end}"/>\n'
-                         f'<taskend task="Traceroute" time="{t_trace_end}"/>\n'
-                         f'<taskbegin task="{dns}" time="{t_trace_end}"/>\n'
-                         f'<taskend task="{dns}" time="{t_trace_end}"/>\n')
+            chunk.append(
+                f'<taskbegin task="Traceroute" time="{t_svc_end}"/>\n'
+                f'<taskend task="Traceroute" time="{t_trace_end}"/>\n'
+                f'<taskbegin task="{dns}" time="{t_trace_end}"/>\n'
+                f'<taskend task="{dns}" time="{t_trace_end}"/>\n'
+            )
             chunk.append(_nse_tasks(t_trace_end, t_nse_end))
             chunk.extend(hosts_xml)
         t = t_nse_end if up_ips else t_ping_end
         yield "".join(chunk)
     elapsed = t - start + 0.42
-    yield (_nse_tasks(t) + f'<runstats><finished time="{t}" timestr="{ctime(t)}" '
-           f'summary="Nmap done at {ctime(t)}; '
-           f'{n_hosts} IP address{"" if n_hosts == 1 else "es"} '
-           f'({_plural(st.up, "host")} up) scanned in {elapsed:.2f} seconds" '
-           f'elapsed="{elapsed:.2f}" exit="success"/><hosts up="{st.up}" down="{st.down}" '
-           f'total="{n_hosts}"/>\n</runstats>\n</nmaprun>\n')
+    yield (
+        _nse_tasks(t) + f'<runstats><finished time="{t}" timestr="{ctime(t)}" '
+        f'summary="Nmap done at {ctime(t)}; '
+        f"{n_hosts} IP address{'' if n_hosts == 1 else 'es'} "
+        f'({_plural(st.up, "host")} up) scanned in {elapsed:.2f} seconds" '
+        f'elapsed="{elapsed:.2f}" exit="success"/><hosts up="{st.up}" down="{st.down}" '
+        f'total="{n_hosts}"/>\n</runstats>\n</nmaprun>\n'
+    )
 
 
 def write(n_hosts: int, seed: int, up_ratio: float, out: BinaryIO) -> dict[str, object]:
@@ -1063,21 +1664,37 @@ def write(n_hosts: int, seed: int, up_ratio: float, out: BinaryIO) -> dict[str, 
     out.write(block)
     size += len(block)
     out.flush()
-    return {"bytes": size, "sha256": digest.hexdigest(), "hosts": st.hosts, "up": st.up,
-            "down": st.down, "open_ports": st.open_ports, "seed": seed}
+    return {
+        "bytes": size,
+        "sha256": digest.hexdigest(),
+        "hosts": st.hosts,
+        "up": st.up,
+        "down": st.down,
+        "open_ports": st.open_ports,
+        "seed": seed,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--hosts", type=int, default=1000, help="number of <host> elements")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--up-ratio", type=float, default=0.65,
-                    help="share of targets that are up (the rest are -v down hosts)")
-    ap.add_argument("-o", "--output", default="-",
-                    help="file to write ('-' = stdout); gzip when it ends in .gz")
-    ap.add_argument("--stats", metavar="FILE",
-                    help="write JSON {bytes, sha256, hosts, up, down, ...} here when done")
+    ap.add_argument(
+        "--up-ratio",
+        type=float,
+        default=0.65,
+        help="share of targets that are up (the rest are -v down hosts)",
+    )
+    ap.add_argument(
+        "-o", "--output", default="-", help="file to write ('-' = stdout); gzip when it ends in .gz"
+    )
+    ap.add_argument(
+        "--stats",
+        metavar="FILE",
+        help="write JSON {bytes, sha256, hosts, up, down, ...} here when done",
+    )
     a = ap.parse_args(argv)
     if a.hosts < 1:
         ap.error("--hosts must be >= 1")

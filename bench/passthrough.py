@@ -126,8 +126,14 @@ def _env() -> dict[str, str]:
     return env
 
 
-def measure(argv: Sequence[str], *, stdin: Any = subprocess.DEVNULL,
-            stdout: Any = None, timeout: float = 0, before_wait: Any = None) -> Run:
+def measure(
+    argv: Sequence[str],
+    *,
+    stdin: Any = subprocess.DEVNULL,
+    stdout: Any = None,
+    timeout: float = 0,
+    before_wait: Any = None,
+) -> Run:
     """Run ``argv`` under ``spawn_measured.py`` and return the child's own rusage.
 
     The launcher, not this harness, spawns and reaps the candidate: a child spawned from
@@ -141,8 +147,12 @@ def measure(argv: Sequence[str], *, stdin: Any = subprocess.DEVNULL,
         with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
             proc = subprocess.Popen(
                 [sys.executable, str(LAUNCHER), str(result), str(timeout or 0), "--", *argv],
-                stdin=stdin, stdout=out if stdout is None else stdout, stderr=err, cwd=REPO,
-                env=_env())
+                stdin=stdin,
+                stdout=out if stdout is None else stdout,
+                stderr=err,
+                cwd=REPO,
+                env=_env(),
+            )
             if before_wait is not None:
                 before_wait(proc)
             proc.wait()
@@ -153,18 +163,35 @@ def measure(argv: Sequence[str], *, stdin: Any = subprocess.DEVNULL,
         try:
             r = json.loads(result.read_text())
         except (OSError, ValueError):
-            return Run(0.0, 0.0, 0.0, proc.returncode or 1, stdout_text,
-                       stderr_tail or "launcher failed")
-        return Run(wall=r["wall"], cpu=r["cpu"], maxrss_mib=r["maxrss_mib"],
-                   returncode=r["returncode"], stdout=stdout_text, stderr_tail=stderr_tail,
-                   timed_out=r["timed_out"])
+            return Run(
+                0.0, 0.0, 0.0, proc.returncode or 1, stdout_text, stderr_tail or "launcher failed"
+            )
+        return Run(
+            wall=r["wall"],
+            cpu=r["cpu"],
+            maxrss_mib=r["maxrss_mib"],
+            returncode=r["returncode"],
+            stdout=stdout_text,
+            stderr_tail=stderr_tail,
+            timed_out=r["timed_out"],
+        )
     finally:
         result.unlink(missing_ok=True)
 
 
 def _gen_argv(hosts: int, seed: int, output: str, stats: Path) -> list[str]:
-    return [sys.executable, str(GENERATOR), "--hosts", str(hosts), "--seed", str(seed),
-            "-o", output, "--stats", str(stats)]
+    return [
+        sys.executable,
+        str(GENERATOR),
+        "--hosts",
+        str(hosts),
+        "--seed",
+        str(seed),
+        "-o",
+        output,
+        "--stats",
+        str(stats),
+    ]
 
 
 def _mem_available() -> int | None:
@@ -185,14 +212,17 @@ def _cmp(a: Path, b: Path) -> str:
         if r.returncode == 0:
             return "identical (cmp)"
         return "DIFFERS: " + (r.stdout or r.stderr).strip().replace(str(a), "input").replace(
-            str(b), "output")
+            str(b), "output"
+        )
     with open(a, "rb") as fa, open(b, "rb") as fb:
         offset = 0
         while True:
             x, y = fa.read(1 << 20), fb.read(1 << 20)
             if x != y:
-                n = next((i for i, (p, q) in enumerate(zip(x, y, strict=False)) if p != q),
-                         min(len(x), len(y)))
+                n = next(
+                    (i for i, (p, q) in enumerate(zip(x, y, strict=False)) if p != q),
+                    min(len(x), len(y)),
+                )
                 return f"DIFFERS at byte {offset + n + 1}"
             if not x:
                 return "identical (byte compare)"
@@ -218,15 +248,26 @@ def probe_nmapx(opts: Options) -> NmapxProbe:
     stats = opts.workdir / "nmapx-probe.json"
     subprocess.run(_gen_argv(50, opts.seed, str(small), stats), check=True, cwd=REPO)
     try:
-        r = subprocess.run([*opts.nmapx_cmd, "run", str(small), "-oX", str(out)],
-                           capture_output=True, timeout=300, cwd=REPO, env=_env())
+        r = subprocess.run(
+            [*opts.nmapx_cmd, "run", str(small), "-oX", str(out)],
+            capture_output=True,
+            timeout=300,
+            cwd=REPO,
+            env=_env(),
+        )
         if r.returncode != 0 or not out.exists():
             lines = [x for x in r.stderr.decode(errors="replace").splitlines() if x.strip()]
             why = lines[-1].strip() if lines else f"exit status {r.returncode}, no output"
             return NmapxProbe(False, why[:160])
         with open(small, "rb") as fh:
-            r2 = subprocess.run([*opts.nmapx_cmd, "run", "-", "-oX", "-"], stdin=fh,
-                                capture_output=True, timeout=300, cwd=REPO, env=_env())
+            r2 = subprocess.run(
+                [*opts.nmapx_cmd, "run", "-", "-oX", "-"],
+                stdin=fh,
+                capture_output=True,
+                timeout=300,
+                cwd=REPO,
+                env=_env(),
+            )
         return NmapxProbe(True, stdout_ok=r2.returncode == 0 and len(r2.stdout) > 0)
     except (OSError, subprocess.TimeoutExpired) as e:
         return NmapxProbe(False, str(e)[:160])
@@ -235,8 +276,9 @@ def probe_nmapx(opts: Options) -> NmapxProbe:
             p.unlink(missing_ok=True)
 
 
-def _row(candidate: str, hosts: int, nbytes: int | None, run: Run | None,
-         note: str = "") -> dict[str, object]:
+def _row(
+    candidate: str, hosts: int, nbytes: int | None, run: Run | None, note: str = ""
+) -> dict[str, object]:
     """A measurement row. A run that finished with an error still shows its figures (its
     note says why it failed); only successful runs feed the ratio table."""
     done = run is not None and not run.timed_out and run.wall > 0
@@ -272,8 +314,9 @@ def _count_note(run: Run, hosts: int) -> str:
     return "" if run.stdout == str(hosts) else f"counted {run.stdout!r} hosts"
 
 
-def _ratios(hosts: int, runs: dict[str, Run], identity: str,
-            basis: str = "wall") -> dict[str, object]:
+def _ratios(
+    hosts: int, runs: dict[str, Run], identity: str, basis: str = "wall"
+) -> dict[str, object]:
     """Side-by-side ratios from the successful runs only (``-`` where one is missing).
     ``basis="cpu"`` for pipes, where every reader's wall clock is the producer's."""
 
@@ -320,8 +363,10 @@ def bench_file(hosts: int, opts: Options, nmapx: NmapxProbe) -> list[dict[str, o
     info: dict[str, Any] = {}
     if opts.keep and path.exists() and stats_path.exists():
         info = json.loads(stats_path.read_text())
-        if (info.get("generator_sha256") != _generator_sha()
-                or info.get("bytes") != path.stat().st_size):
+        if (
+            info.get("generator_sha256") != _generator_sha()
+            or info.get("bytes") != path.stat().st_size
+        ):
             info = {}
     if info:
         nbytes = int(info["bytes"])
@@ -349,24 +394,31 @@ def bench_file(hosts: int, opts: Options, nmapx: NmapxProbe) -> list[dict[str, o
         avail = _mem_available()
         need = nbytes * LIBNMAP_RSS_FACTOR
         if avail is not None and need > 0.8 * avail:
-            rows.append(_row(C_LIBNMAP, hosts, nbytes, None,
-                             f"skipped: whole-file DOM needs ~{need / 2**30:.1f} GiB, "
-                             f"{avail / 2**30:.1f} GiB available"))
+            rows.append(
+                _row(
+                    C_LIBNMAP,
+                    hosts,
+                    nbytes,
+                    None,
+                    f"skipped: whole-file DOM needs ~{need / 2**30:.1f} GiB, "
+                    f"{avail / 2**30:.1f} GiB available",
+                )
+            )
         else:
             print(f"[passthrough] {hosts:,} hosts: libnmap", file=log, flush=True)
-            run = runs[C_LIBNMAP] = _repeat([sys.executable, "-c", LIBNMAP_CODE, str(path)],
-                                            opts)
+            run = runs[C_LIBNMAP] = _repeat([sys.executable, "-c", LIBNMAP_CODE, str(path)], opts)
             rows.append(_row(C_LIBNMAP, hosts, nbytes, run, _count_note(run, hosts)))
 
         identity = "-"
         if not nmapx.available:
-            rows.append(_row(C_NMAPX, hosts, nbytes, None,
-                             f"nmapx: unavailable ({nmapx.reason})"))
+            rows.append(_row(C_NMAPX, hosts, nbytes, None, f"nmapx: unavailable ({nmapx.reason})"))
         else:
             print(f"[passthrough] {hosts:,} hosts: nmapx", file=log, flush=True)
             run = runs[C_NMAPX] = _repeat(
-                [*opts.nmapx_cmd, "run", str(path), "-oX", str(out_path)], opts,
-                before=lambda: out_path.unlink(missing_ok=True))
+                [*opts.nmapx_cmd, "run", str(path), "-oX", str(out_path)],
+                opts,
+                before=lambda: out_path.unlink(missing_ok=True),
+            )
             identity = _cmp(path, out_path) if out_path.exists() else "no output"
             note = "" if run.ok else f"failed (exit {run.returncode}): {run.why()}"
             if run.ok and not identity.startswith("identical"):
@@ -381,8 +433,9 @@ def bench_file(hosts: int, opts: Options, nmapx: NmapxProbe) -> list[dict[str, o
             stats_path.unlink(missing_ok=True)
 
 
-def _pipeline(hosts: int, opts: Options, consumer: list[str] | None,
-              hash_stdout: bool = False) -> tuple[Run, dict[str, Any], str | None]:
+def _pipeline(
+    hosts: int, opts: Options, consumer: list[str] | None, hash_stdout: bool = False
+) -> tuple[Run, dict[str, Any], str | None]:
     """``generator | consumer`` (or the generator alone into /dev/null); returns the
     consumer's own rusage, the generator's stats (size, sha256 of what it wrote) and the
     sha256 of the consumer's stdout when asked for. The consumer's wall clock includes
@@ -394,8 +447,7 @@ def _pipeline(hosts: int, opts: Options, consumer: list[str] | None,
             run = measure(argv, stdout=subprocess.DEVNULL, timeout=opts.timeout)
             info = json.loads(stats.read_text()) if stats.exists() else {}
             return run, info, None
-        gen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               cwd=REPO)
+        gen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO)
         digest = hashlib.sha256()
         reader: threading.Thread | None = None
 
@@ -411,9 +463,13 @@ def _pipeline(hosts: int, opts: Options, consumer: list[str] | None,
                 reader = threading.Thread(target=_drain, args=(proc.stdout,), daemon=True)
                 reader.start()
 
-        run = measure(consumer, stdin=gen.stdout,
-                      stdout=subprocess.PIPE if hash_stdout else None,
-                      timeout=opts.timeout, before_wait=_after_spawn)
+        run = measure(
+            consumer,
+            stdin=gen.stdout,
+            stdout=subprocess.PIPE if hash_stdout else None,
+            timeout=opts.timeout,
+            before_wait=_after_spawn,
+        )
         if reader is not None:
             reader.join()
         try:
@@ -435,21 +491,41 @@ def bench_pipe(hosts: int, opts: Options, nmapx: NmapxProbe) -> list[dict[str, o
     print(f"[passthrough] {hosts:,} hosts (pipe): generator alone", file=log, flush=True)
     gen, info, _ = _pipeline(hosts, opts, None)
     nbytes = int(info.get("bytes", 0)) or None
-    rows.append(_row(C_GEN, hosts, nbytes, gen,
-                     "-> /dev/null; caps the readers below" if gen.ok else
-                     f"failed: {gen.why()}"))
+    rows.append(
+        _row(
+            C_GEN,
+            hosts,
+            nbytes,
+            gen,
+            "-> /dev/null; caps the readers below" if gen.ok else f"failed: {gen.why()}",
+        )
+    )
     if not gen.ok:
         return rows
     runs: dict[str, Run] = {}
     print(f"[passthrough] {hosts:,} hosts (pipe): lxml", file=log, flush=True)
     run, _, _ = _pipeline(hosts, opts, [sys.executable, "-c", LXML_CODE, "-"])
     runs[C_LXML] = run
-    rows.append(_row(C_LXML, hosts, nbytes, run,
-                     "; ".join(filter(None, ("from a pipe", _count_note(run, hosts))))))
+    rows.append(
+        _row(
+            C_LXML,
+            hosts,
+            nbytes,
+            run,
+            "; ".join(filter(None, ("from a pipe", _count_note(run, hosts)))),
+        )
+    )
     est = (nbytes or hosts * BYTES_PER_HOST_EST) * LIBNMAP_RSS_FACTOR
-    rows.append(_row(C_LIBNMAP, hosts, nbytes, None,
-                     "skipped: parse_fromfile needs a file and the whole document in memory "
-                     f"(str + DOM, ~{est / 2**30:.1f} GiB here)"))
+    rows.append(
+        _row(
+            C_LIBNMAP,
+            hosts,
+            nbytes,
+            None,
+            "skipped: parse_fromfile needs a file and the whole document in memory "
+            f"(str + DOM, ~{est / 2**30:.1f} GiB here)",
+        )
+    )
     identity = "-"
     if not nmapx.available:
         rows.append(_row(C_NMAPX, hosts, nbytes, None, f"nmapx: unavailable ({nmapx.reason})"))
@@ -458,22 +534,31 @@ def bench_pipe(hosts: int, opts: Options, nmapx: NmapxProbe) -> list[dict[str, o
         if nmapx.stdout_ok:
             # Output to stdout, hashed on the fly: identity is checked without any disk.
             run, fed, out_digest = _pipeline(
-                hosts, opts, [*opts.nmapx_cmd, "run", "-", "-oX", "-"], hash_stdout=True)
-            identity = ("identical (sha256)" if out_digest == fed.get("sha256")
-                        else "DIFFERS (sha256)")
+                hosts, opts, [*opts.nmapx_cmd, "run", "-", "-oX", "-"], hash_stdout=True
+            )
+            identity = (
+                "identical (sha256)" if out_digest == fed.get("sha256") else "DIFFERS (sha256)"
+            )
         else:
-            run, _, _ = _pipeline(hosts, opts,
-                                  [*opts.nmapx_cmd, "run", "-", "-oX", "/dev/null"])
+            run, _, _ = _pipeline(hosts, opts, [*opts.nmapx_cmd, "run", "-", "-oX", "/dev/null"])
             identity = "not checked (-oX - unsupported)"
         runs[C_NMAPX] = run
-        rows.append(_row(C_NMAPX, hosts, nbytes, run, "from a pipe" if run.ok else
-                         f"failed (exit {run.returncode}): {run.why()}"))
+        rows.append(
+            _row(
+                C_NMAPX,
+                hosts,
+                nbytes,
+                run,
+                "from a pipe" if run.ok else f"failed (exit {run.returncode}): {run.why()}",
+            )
+        )
     rows.append(_ratios(hosts, runs, identity, basis="cpu"))
     return rows
 
 
-def run(quick: bool = False, sizes: Sequence[int] | None = None,
-        options: Options | None = None) -> list[dict[str, object]]:
+def run(
+    quick: bool = False, sizes: Sequence[int] | None = None, options: Options | None = None
+) -> list[dict[str, object]]:
     """Benchmark entry point used by ``bench/run_all.py``: ``quick`` means one small size
     (2,000 hosts) suitable for CI."""
     opts = options or Options()
@@ -491,8 +576,12 @@ def run(quick: bool = False, sizes: Sequence[int] | None = None,
         if not pipe:
             free = shutil.disk_usage(opts.workdir).free
             if free < 2.2 * hosts * BYTES_PER_HOST_EST:
-                print(f"[passthrough] {hosts:,} hosts: not enough disk for input + output, "
-                      "using a pipe", file=opts.log, flush=True)
+                print(
+                    f"[passthrough] {hosts:,} hosts: not enough disk for input + output, "
+                    "using a pipe",
+                    file=opts.log,
+                    flush=True,
+                )
                 pipe = True
         rows.extend(bench_pipe(hosts, opts, nmapx) if pipe else bench_file(hosts, opts, nmapx))
     return rows
@@ -508,24 +597,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bench.report import format_tables
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", type=_sizes, default=None,
-                    help="comma-separated host counts (default 10000,100000)")
+    ap.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=None,
+        help="comma-separated host counts (default 10000,100000)",
+    )
     ap.add_argument("--quick", action="store_true", help="2,000 hosts only (CI)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="runs per file-mode candidate; the fastest is reported")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per file-mode candidate; the fastest is reported",
+    )
     ap.add_argument("--workdir", type=Path, default=HERE / "out")
     ap.add_argument("--keep", action="store_true", help="keep generated input files")
-    ap.add_argument("--pipe-threshold", type=int, default=PIPE_THRESHOLD,
-                    help="sizes >= this stream through a pipe, never touching disk")
-    ap.add_argument("--timeout", type=float, default=3 * 3600,
-                    help="seconds before a candidate is killed")
-    ap.add_argument("--nmapx-cmd", default=None,
-                    help="how to invoke nmapx (default: '<python> -m nmapx')")
+    ap.add_argument(
+        "--pipe-threshold",
+        type=int,
+        default=PIPE_THRESHOLD,
+        help="sizes >= this stream through a pipe, never touching disk",
+    )
+    ap.add_argument(
+        "--timeout", type=float, default=3 * 3600, help="seconds before a candidate is killed"
+    )
+    ap.add_argument(
+        "--nmapx-cmd", default=None, help="how to invoke nmapx (default: '<python> -m nmapx')"
+    )
     ap.add_argument("--json", type=Path, help="also write the raw rows here")
     a = ap.parse_args(argv)
-    opts = Options(seed=a.seed, repeat=max(1, a.repeat), workdir=a.workdir, keep=a.keep,
-                   pipe_threshold=a.pipe_threshold, timeout=a.timeout)
+    opts = Options(
+        seed=a.seed,
+        repeat=max(1, a.repeat),
+        workdir=a.workdir,
+        keep=a.keep,
+        pipe_threshold=a.pipe_threshold,
+        timeout=a.timeout,
+    )
     if a.nmapx_cmd:
         opts.nmapx_cmd = shlex.split(a.nmapx_cmd)
     rows = run(quick=a.quick, sizes=a.sizes, options=opts)

@@ -43,13 +43,16 @@ def format_table(title: str, rows: list[Row]) -> str:
     for row in rows:
         cols.extend(k for k in row if k != "table" and k not in cols)
     cells = [[fmt(row.get(c)) for c in cols] for row in rows]
-    numeric = [all(isinstance(r.get(c), int | float) or r.get(c) is None for r in rows)
-               for c in cols]
+    numeric = [
+        all(isinstance(r.get(c), int | float) or r.get(c) is None for r in rows) for c in cols
+    ]
     widths = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(cols)]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w)
-                         for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ).rstrip()
 
     out = [title, "=" * len(title), line(cols), line(["-" * w for w in widths])]
     out.extend(line(c) for c in cells)

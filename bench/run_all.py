@@ -25,9 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run_all.py`: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BENCHMARKS: tuple[str, ...] = (
-    "bench.passthrough",
-)
+BENCHMARKS: tuple[str, ...] = ("bench.passthrough",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,8 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description="Run all nmapx benchmarks.")
     ap.add_argument("--quick", action="store_true", help="small sizes only (CI)")
-    ap.add_argument("--only", action="append", metavar="NAME",
-                    help="run only this benchmark (module name without 'bench.'); repeatable")
+    ap.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only this benchmark (module name without 'bench.'); repeatable",
+    )
     ap.add_argument("--json", type=Path, help="also write all raw rows to this file")
     a = ap.parse_args(argv)
 
@@ -50,8 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         print(f"== {name} ({'quick' if a.quick else 'full'})", file=sys.stderr, flush=True)
         rows = module.run(quick=a.quick)
-        print(f"== {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr,
-              flush=True)
+        print(f"== {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
         all_rows[name] = rows
         print(format_tables(rows, default_title=name.removeprefix("bench.")))
         print()

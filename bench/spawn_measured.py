@@ -41,9 +41,16 @@ def main() -> int:
     # Linux reports KiB, macOS bytes.
     rss = ru.ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else ru.ru_maxrss / 1024
     with open(result_path, "w", encoding="utf-8") as fh:
-        json.dump({"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "maxrss_mib": rss,
-                   "returncode": os.waitstatus_to_exitcode(status),
-                   "timed_out": timed_out}, fh)
+        json.dump(
+            {
+                "wall": wall,
+                "cpu": ru.ru_utime + ru.ru_stime,
+                "maxrss_mib": rss,
+                "returncode": os.waitstatus_to_exitcode(status),
+                "timed_out": timed_out,
+            },
+            fh,
+        )
     return 0
 
 
