@@ -48,6 +48,8 @@ class ChosenScript:
     by_name: bool = False
     forced: bool = False
     runlevel: int = 1
+    #: How it was selected: "name", "category", "file path" or "directory" (for -d2).
+    how: str = "category"
 
 
 @dataclass
@@ -61,6 +63,14 @@ class EngineOptions:
     max_host_parallelism: int = 64
     #: Which addresses probes may contact (the input's hosts minus exclusions).
     allowed: Callable[[str], bool] | None = None
+
+
+def _has_own_str(value: Any) -> bool:
+    """A table type with its own ``__str__`` (NSE: a table with a ``__tostring`` metamethod)."""
+    if not isinstance(value, dict | list):
+        return False
+    own = type(value).__str__
+    return own not in (dict.__str__, list.__str__, object.__str__) and own is not repr
 
 
 def _against(thread: ScriptThread) -> str:
@@ -98,9 +108,10 @@ class ScriptEngine:
             self.message(f"NSE: Loaded {len(self.chosen)} scripts for scanning.")
         if settings.debugging >= 2:
             for chosen in self.chosen:
-                how = "name" if chosen.by_name else "category"
                 forced = " and forced to run" if chosen.forced else ""
-                self.message(f"NSE: Script {chosen.script.path} was selected by {how}{forced}.")
+                self.message(
+                    f"NSE: Script {chosen.script.path} was selected by {chosen.how}{forced}."
+                )
 
     # ------------------------------------------------------------------ phases
     async def run_prerules(self) -> list[ScriptResult]:
@@ -343,6 +354,9 @@ class ScriptEngine:
                 return None
         if isinstance(value, str | bytes):
             return self._checked(ScriptResult(script_id, value))
+        if _has_own_str(value):
+            # Lua's __tostring: the text is the object's string, the structure its entries
+            return self._checked(ScriptResult(script_id, str(value), structured=value))
         return self._checked(ScriptResult(script_id, structured=value))
 
     def _checked(self, result: ScriptResult) -> ScriptResult:

@@ -76,16 +76,28 @@ def _array_items(value: Any) -> list[Any]:
 def _split(value: Any) -> tuple[list[Any], list[tuple[bytes, Any]]]:
     """A table's array items and its string-keyed entries (other keys are dropped, as in Lua)."""
     if isinstance(value, Mapping):
+        # Lua: integer keys 1..n form the array part (ipairs), string keys the rest; keys of
+        # any other kind (3 after a gap, 2.5, True) are dropped.
+        array = []
+        index = 1
+        while index in value and value[index] is not None and not _is_bool_key(value, index):
+            array.append(value[index])
+            index += 1
         keyed = []
         for key, item in value.items():
             if item is None:
                 continue
             if isinstance(key, str | bytes):
                 keyed.append((to_bytes(key), item))
-            else:
-                log.debug("dropping non-string key %r from script output", key)
-        return [], keyed
+            elif not (isinstance(key, int) and not isinstance(key, bool) and 1 <= key < index):
+                log.debug("dropping key %r from script output, as NSE does", key)
+        return array, keyed
     return _array_items(value), []
+
+
+def _is_bool_key(value: Mapping[Any, Any], index: int) -> bool:
+    """``{True: x}`` answers ``value[1]`` in Python; in Lua ``true`` is not the index 1."""
+    return index == 1 and any(key is True for key in value)
 
 
 def format_table(value: Any, indent: bytes = b"  ") -> bytes:

@@ -78,7 +78,13 @@ def choose(rules: Sequence[str]) -> list[ChosenScript]:
     except SelectionError as exc:
         raise UsageError(str(exc)) from None
     return [
-        ChosenScript(script, by_name=item.by_name, forced=item.forced, runlevel=levels[script.id])
+        ChosenScript(
+            script,
+            by_name=item.by_name,
+            forced=item.forced,
+            runlevel=levels[script.id],
+            how=item.how,
+        )
         for item, script in zip(selected, chosen_scripts, strict=True)
     ]
 

@@ -90,6 +90,8 @@ def normal_blocks(path: Path) -> dict[str, set[bytes]]:
 @needs_netns
 def test_nmapx_matches_nmap_script_for_script(scenario: Path) -> None:
     assert (scenario / "nmapx.status").read_text() == "0", (scenario / "nmapx.stderr").read_text()
+    if shutil.which("oidentd", path="/usr/sbin:/usr/bin"):
+        assert (scenario / "identd.txt").read_text() == "oidentd\n"  # the real Debian identd
     nse = port_scripts(scenario / "nse.xml")
     ours = port_scripts(scenario / "nmapx.xml")
     assert sorted(nse) == sorted(ours)

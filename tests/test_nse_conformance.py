@@ -43,7 +43,16 @@ CASES: dict[str, tuple[str, str]] = {
         'local t = stdnse.output_table(); t.a = "1"; return t, "custom string"',
         'return {"a": "1"}, "custom string"',
     ),
+    "s9": (
+        'return setmetatable({k="v","x"}, {__tostring=function() return "TOSTR" end})',
+        "class T(dict):\n        def __str__(self):\n            return 'TOSTR'\n"
+        '    return T({1: "x", "k": "v"})',
+    ),
     "s10": ('return {"a", {"b","c"}, "d"}', 'return ["a", ["b", "c"], "d"]'),
+    "s11": (
+        'return {[1]="one",[3]="three",[2.5]="f",[true]="b",s="str"}',
+        'return {1: "one", 3: "three", 2.5: "f", "s": "str"}',
+    ),
     "snil": ("return nil", "return None"),
 }
 
@@ -168,7 +177,7 @@ def test_debug_messages_for_errors_and_try_failures(tmp_path: Path) -> None:
         "NSE: Starting s1.",
         "NSE: Finished s1.",
         "NSE: Script Pre-scanning.",
-        "NSE: Loaded 12 scripts for scanning.",
+        "NSE: Loaded 14 scripts for scanning.",
     ):
         assert line + "\n" in theirs
         assert line + "\n" in ours

@@ -66,6 +66,9 @@ def test_lua_number_formats() -> None:
     ]
 
 
-def test_array_stops_at_first_nil_and_non_string_keys_are_dropped() -> None:
+def test_array_stops_at_first_nil_and_other_keys_are_dropped() -> None:
+    """Lua: integer keys 1..n are the array part; a gap, floats and booleans are dropped."""
     assert format_table(["a", None, "c"]) == b"\n  a"
-    assert format_table({1: "x", "k": "v"}) == b"\n  k: v"
+    assert format_table({1: "x", "k": "v"}) == b"\n  x\n  k: v"
+    assert format_table({2: "y", 2.5: "f", "k": "v"}) == b"\n  k: v"
+    assert format_table({True: "b", "k": "v"}) == b"\n  k: v"
