@@ -52,6 +52,17 @@ def test_console_script_and_module_run_from_anywhere(tmp_path: Path) -> None:
         assert result.stdout == source.read_bytes()
 
 
+def test_installed_scripts_run(tmp_path: Path) -> None:
+    """The built-in scripts and the NSE library are part of the installed package."""
+    demo_scan = ROOT / "fixtures" / "demo" / "scan.xml"
+    result = _run(
+        str(Path(sys.executable).parent / "nmapx"), "run", str(demo_scan), "--script",
+        "daytime", "--no-network", "-oX", "-", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert b"network access refused (--no-network): 127.0.0.1" in result.stderr
+
+
 def test_bundled_directories_come_from_site_packages(tmp_path: Path) -> None:
     probe = (
         "import nmapx, nmapx.resources as r;"
