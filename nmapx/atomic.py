@@ -56,12 +56,16 @@ class AtomicOutput:
     def write(self, data: bytes) -> None:
         try:
             self.stream.write(data)
+        except BrokenPipeError:
+            raise  # the reader of stdout went away (| head): the CLI ends quietly
         except OSError as exc:
             raise OutputError(f"write failed: {exc.strerror or exc}", source=self.path) from None
 
     def flush(self) -> None:
         try:
             self.stream.flush()
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             raise OutputError(f"write failed: {exc.strerror or exc}", source=self.path) from None
 

@@ -52,7 +52,28 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-oN", dest="normal", metavar="FILE", help="write Nmap normal output to FILE ('-': stdout)"
     )
+    run.add_argument("--html", metavar="FILE", help="also write the HTML report to FILE")
+    run.add_argument("--template", metavar="DIR", help="report templates: DIR first, then nmapx's")
     _add_script_options(run)
+    report = commands.add_parser(
+        "report",
+        help="HTML report, JSON Lines or CSV from Nmap XML (several scans merge into one)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("inputs", nargs="+", metavar="INPUT", help="Nmap XML files ('-': stdin)")
+    report.add_argument(
+        "-o", dest="output", default="-", metavar="FILE", help="output ('-': stdout)"
+    )
+    report.add_argument(
+        "--format",
+        choices=("html", "jsonl", "csv"),
+        default="html",
+        help="html (default): one self-contained page; jsonl: a JSON object per host;"
+        " csv: a row per port",
+    )
+    report.add_argument("--template", metavar="DIR", help="HTML templates: DIR first, then nmapx's")
+    report.set_defaults(subparser=report)
     demo = commands.add_parser(
         "demo", help="run nmapx on its bundled scan of loopback emulators (a one-minute tour)"
     )
@@ -64,7 +85,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(subparser=run)
     demo.set_defaults(subparser=demo)
-    for sub in (run, demo):
+    for sub in (run, demo, report):
         sub.add_argument("-v", dest="verbose", action="count", default=0, help="more messages")
         sub.add_argument("-d", dest="debug", action="count", default=0, help="debugging output")
     return parser
@@ -164,7 +185,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("several inputs are only printed as normal output; give -oX/-oN one input")
     if args.xml == "-" and args.normal == "-":
         parser.error("-oX - and -oN - would both write to stdout; send one of them to a file")
-    outputs = Outputs(xml=args.xml, normal=args.normal)
+    if args.html is not None and len(inputs) > 1:
+        parser.error("--html takes one input; use 'nmapx report' to merge several scans")
+    outputs = Outputs(xml=args.xml, normal=args.normal, html=args.html, template=args.template)
     if outputs.xml is None and outputs.normal is None:
         outputs.normal = "-"  # like nmap: normal output on the screen by default
     engine = scope = None
@@ -191,6 +214,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     status = ExitStatus.OK
     for path in inputs:
         try:
+            outputs.label = "<stdin>" if path == "-" else Path(path).name
             result = process(read_document(path), outputs, engine, scope)
         except NmapxError as exc:
             log.error("%s", exc)
@@ -216,6 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for path in written:
                     sys.stderr.write(f"nmapx demo: wrote {path}\n")
             return int(status)
+        if args.command == "report":
+            from nmapx.report.command import make_report
+
+            return int(make_report(args.inputs, args.format, args.output, args.template))
         return _run(args, args.subparser)
     except NmapxError as exc:  # bad --script/--script-args: refused before any probe
         log.error("%s", exc)

@@ -42,6 +42,11 @@ class Outputs:
 
     xml: str | None = None
     normal: str | None = None
+    #: The HTML report, made in the same pass (``nmapx run --html``).
+    html: str | None = None
+    template: str | None = None
+    #: The scan's name in the report.
+    label: str = ""
 
 
 def _open_writers(stack: ExitStack, outputs: Outputs) -> list[Any]:
@@ -54,6 +59,11 @@ def _open_writers(stack: ExitStack, outputs: Outputs) -> list[Any]:
 
         normal_out = stack.enter_context(AtomicOutput(outputs.normal))
         writers.append(NormalWriter(normal_out, flush_hosts=normal_out.is_stdout))
+    if outputs.html is not None:
+        from nmapx.report.command import HtmlReportWriter
+
+        html_out = stack.enter_context(AtomicOutput(outputs.html))
+        writers.append(HtmlReportWriter(html_out, outputs.label, outputs.template))
     return writers
 
 

@@ -1,0 +1,64 @@
+"""``nmapx report`` and ``nmapx run --html``: reports from one or more scans."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from nmapx.atomic import AtomicOutput
+from nmapx.errors import ExitStatus, NmapxError
+from nmapx.reader import Epilogue, Item, Truncation, read_document
+from nmapx.report.collect import ReportCollector
+from nmapx.report.csvout import CsvSink
+from nmapx.report.html import render
+from nmapx.report.jsonl import JsonLinesSink
+
+log = logging.getLogger(__name__)
+FORMATS = ("html", "jsonl", "csv")
+
+
+def label_for(path: str) -> str:
+    return "<stdin>" if path == "-" else Path(path).name
+
+
+def make_report(
+    inputs: Sequence[str], fmt: str, output: str, template: str | None = None
+) -> ExitStatus:
+    """Merge ``inputs`` into one report; a bad input is reported and skipped."""
+    status = ExitStatus.OK
+    with AtomicOutput(output) as out:
+        if fmt == "jsonl":
+            collector = ReportCollector(on_host=JsonLinesSink(out))
+        elif fmt == "csv":
+            collector = ReportCollector(on_host=CsvSink(out))
+        else:
+            collector = ReportCollector()
+        for path in inputs:
+            collector.start(label_for(path))
+            document = read_document(path)
+            try:
+                for item in document:
+                    collector.write(item)
+            except NmapxError as exc:
+                log.error("%s", exc)
+                status = max(status, exc.status)
+                continue
+            status = max(status, document.status)
+        if fmt == "html":
+            render(collector.scans, collector.hosts, out, template)
+    return status
+
+
+class HtmlReportWriter(ReportCollector):
+    """A pipeline writer that renders the HTML report once the document has ended."""
+
+    def __init__(self, out: AtomicOutput, label: str, template: str | None = None) -> None:
+        super().__init__(label)
+        self.out = out
+        self.template = template
+
+    def write(self, item: Item) -> None:
+        super().write(item)
+        if isinstance(item, Epilogue | Truncation):
+            render(self.scans, self.hosts, self.out, self.template)

@@ -1,0 +1,26 @@
+"""JSON Lines: one JSON object per host, as the hosts stream by (constant memory).
+
+Each line follows ``host.schema.json`` (shipped in this package). ``ensure_ascii`` keeps the
+file 7-bit clean, so U+2028 and friends never reach a consumer raw.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from nmapx.atomic import AtomicOutput
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema every line of ``--format jsonl`` validates against."""
+    return json.loads(resources.files("nmapx.report").joinpath("host.schema.json").read_text())
+
+
+class JsonLinesSink:
+    def __init__(self, out: AtomicOutput) -> None:
+        self.out = out
+
+    def __call__(self, host: dict[str, Any]) -> None:
+        self.out.write(json.dumps(host, ensure_ascii=True, separators=(",", ":")).encode() + b"\n")
