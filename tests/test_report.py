@@ -323,3 +323,43 @@ def test_run_html_marks_what_nmapx_added(tmp_path: Path) -> None:
         }
     ]
     assert '<dd data-testid="added">1</dd>' in out.read_text()
+
+
+@needs_browser
+def test_enriched_report_shows_added_results(browser: Browser, tmp_path: Path) -> None:
+    """A report of nmapx-enriched output, made in the same pass, in Chromium."""
+    scripts = tmp_path / "s"
+    scripts.mkdir()
+    (scripts / "inventory.py").write_text(
+        "from nmapx.nse import stdnse\n\n"
+        'categories = ["safe"]\n\n'
+        "def portrule(host, port):\n    return port.number == 62910\n\n"
+        "def action(host, port):\n"
+        "    t = stdnse.output_table()\n"
+        '    t["device"] = "MAX! Cube"\n'
+        '    t["ports"] = [port.number, "tcp"]\n'
+        "    return t\n"
+    )
+    out = tmp_path / "enriched.html"
+    result = run_nmapx(
+        "run",
+        str(ROOT / "fixtures" / "demo" / "scan.xml"),
+        "--script",
+        f"{scripts}/",
+        "--html",
+        str(out),
+        "-oX",
+        str(tmp_path / "enriched.xml"),
+    )
+    assert result.returncode == 0, result.stderr
+    opened = open_report(browser, out)
+    page = opened.page
+    assert page.inner_text("[data-testid=added]") == "1"
+    page.click("#host-table tbody tr[data-address='127.0.0.1'] button")
+    block = page.locator("#host-detail [data-script=inventory]")
+    assert block.locator(".badge.added").inner_text() == "added by nmapx"
+    assert block.locator(
+        "table.nested > tbody > tr > th, table.nested > tr > th"
+    ).all_inner_texts()[:2] == ["device", "ports"]
+    assert block.locator("table.nested table.nested td").all_inner_texts() == ["62910", "tcp"]
+    assert opened.problems == []
