@@ -18,6 +18,9 @@ from typing import BinaryIO
 
 from nmapx.errors import OutputError
 
+#: Output buffer: large enough that writing host after host costs memory copies, not syscalls.
+_BUFFER = 1 << 20
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -50,7 +53,7 @@ class AtomicOutput:
             )
         except OSError as exc:
             raise OutputError(f"cannot write: {exc.strerror or exc}", source=self.path) from None
-        self.stream = os.fdopen(handle, "wb")
+        self.stream = os.fdopen(handle, "wb", buffering=_BUFFER)
         return self
 
     def write(self, data: bytes) -> None:

@@ -57,6 +57,8 @@ MAX_SEGMENT = 256 << 20
 MAX_EPILOGUE = 1 << 20
 _COMPACT_AT = 1 << 20
 _WHITESPACE = b" \t\r\n"
+#: The end of a <host>, or anything that needs the careful path (comments, PIs, nesting).
+_HOST_END = re.compile(rb"</host\s*>|<!|<\?|<host[\s/>]")
 _ENTITY_REF = re.compile(rb"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)[^;\s<&]*;?")
 
 
@@ -214,26 +216,27 @@ class _Reader:
     def compact(self) -> None:
         """Drop consumed bytes. Only between pieces: indices into the buffer move."""
         if self.pos > _COMPACT_AT:
+            last_newline = self.buf.rfind(b"\n", 0, self.pos)
+            if last_newline != -1:
+                self.line_start = self.base + last_newline + 1
             del self.buf[: self.pos]
             self.base += self.pos
             self.pos = 0
 
     def advance(self, new_pos: int) -> None:
         """Consume ``buf[pos:new_pos]``, keeping the line count right."""
-        newlines = self.buf.count(b"\n", self.pos, new_pos)
-        if newlines:
-            self.line += newlines
-            self.line_start = self.base + self.buf.rfind(b"\n", self.pos, new_pos) + 1
+        self.line += self.buf.count(b"\n", self.pos, new_pos)
         self.pos = new_pos
 
     def where(self, index: int) -> tuple[int, int, int]:
-        """(line, column, absolute offset) of ``buf[index]``, index >= pos."""
-        newlines = self.buf.count(b"\n", self.pos, index)
-        line = self.line + newlines
-        if newlines:
-            line_start = self.base + self.buf.rfind(b"\n", self.pos, index) + 1
-        else:
-            line_start = self.line_start
+        """(line, column, absolute offset) of ``buf[index]``, index >= pos.
+
+        Only lines are counted as the input streams by; the column is worked out here, when
+        a message needs it, from the last newline before ``index``.
+        """
+        line = self.line + self.buf.count(b"\n", self.pos, index)
+        last_newline = self.buf.rfind(b"\n", 0, index)
+        line_start = self.base + last_newline + 1 if last_newline != -1 else self.line_start
         offset = self.base + index
         return line, offset - line_start + 1, offset
 
@@ -389,6 +392,21 @@ class _Reader:
                     yield self.truncation(len(self.buf), None, None)
                     return
                 continue
+            if resume_at is None and self.buf.startswith(b"<host", index):
+                # Fast path for what Nmap writes most: a complete <host> with nothing unusual
+                # inside, found with one C-level search instead of a tag-by-tag look.
+                found_end = _HOST_END.search(self.buf, index + 5)
+                if (
+                    found_end is not None
+                    and found_end[0][1:2] == b"/"
+                    and self.buf[index + 5] in b" >"
+                ):
+                    gap = bytes(self.buf[self.pos : index]) or self.carry
+                    self.carry = b""
+                    item = self.segment(gap, index, found_end.end(), "host")
+                    if item is not None:
+                        yield item
+                    continue
             tag = self.markup(index)
             if tag is None:
                 yield self.truncation(index, None, None)
@@ -475,7 +493,8 @@ class _Reader:
     def segment(self, gap: bytes, index: int, end: int, name: str | None) -> Item | None:
         """Parse one top-level piece; recover from damage where that is possible."""
         raw = bytes(self.buf[index:end])
-        line, column, offset = self.where(index)
+        line = self.line + self.buf.count(b"\n", self.pos, index)
+        offset = self.base + index
         element = None
         try:
             element = self.parse(gap + raw, name)
@@ -489,6 +508,7 @@ class _Reader:
                     parsed = True
                 except etree.XMLSyntaxError:
                     self.reset_parser()
+            column = self.where(index)[1]
             if not parsed:
                 reason, where_line, where_column, at = self.diagnose(first_error, raw, line, column)
                 what = f"<{name}>" if name else "markup"
@@ -551,8 +571,7 @@ class _Reader:
         """Detach handled elements from the parser's tree so memory stays flat."""
         parent = element.getparent()
         if parent is not None:
-            for child in list(parent):
-                parent.remove(child)
+            del parent[:]
 
     def note(self, name: str | None, element: etree._Element) -> None:
         context = self.doc.context

@@ -269,7 +269,9 @@ class XmlWriter:
                 self.out.write(wrap_scripts("postscript", self.postscript))
 
     def _count(self, host: Host) -> None:
-        if host.status == "up":
+        # Nmap writes <status> first; looking at the raw prefix avoids building anything.
+        head = host.raw[:160]
+        if b'<status state="up"' in head or (b"<status state=" not in head and host.status == "up"):
             self.hosts_up += 1
         else:
             self.hosts_down += 1
