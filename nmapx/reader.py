@@ -418,30 +418,12 @@ class _Reader:
                 if tag.name == b"nmaprun":
                     yield from self.finish(gap, tag)
                     return
-                line, column, offset = self.where(index)
-                self.doc.problem(
-                    "error",
-                    f"stray </{_name(tag)}> end tag skipped",
-                    line,
-                    column,
-                    offset,
-                    ExitStatus.DAMAGED,
-                )
-                self.advance(tag.end)
+                self.skip(tag, f"stray </{_name(tag)}> end tag skipped")
                 continue
             if tag.kind == "start" and tag.name == b"nmaprun":
                 # A second document glued into the first (seen in damaged files): its hosts
                 # are still good, so drop only its start tag and read on.
-                line, column, offset = self.where(index)
-                self.doc.problem(
-                    "error",
-                    "a second <nmaprun> start tag skipped",
-                    line,
-                    column,
-                    offset,
-                    ExitStatus.DAMAGED,
-                )
-                self.advance(tag.end)
+                self.skip(tag, "a second <nmaprun> start tag skipped")
                 continue
             if tag.kind in ("start", "empty"):
                 resume = None if resume_at is None else resume_at - self.base
@@ -489,6 +471,12 @@ class _Reader:
             item = self.segment(gap, index, end, name)
             if item is not None:
                 yield item
+
+    def skip(self, tag: Tag, message: str) -> None:
+        """Report a tag that cannot belong where it stands, and read on after it."""
+        line, column, offset = self.where(tag.start)
+        self.doc.problem("error", message, line, column, offset, ExitStatus.DAMAGED)
+        self.advance(tag.end)
 
     def segment(self, gap: bytes, index: int, end: int, name: str | None) -> Item | None:
         """Parse one top-level piece; recover from damage where that is possible."""
