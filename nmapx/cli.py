@@ -118,9 +118,9 @@ def _add_script_options(run: argparse.ArgumentParser) -> None:
     scripts.add_argument(
         "--max-parallelism",
         type=int,
-        default=256,
+        default=1000,
         metavar="N",
-        help="script threads holding sockets at once (Nmap's default is 20; nmapx's 256)",
+        help="script threads holding sockets at once (Nmap's default is 20; nmapx's 1000)",
     )
     scripts.add_argument(
         "--max-host-parallelism",

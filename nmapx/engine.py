@@ -311,11 +311,14 @@ class ScriptEngine:
         nse_host = copy.copy(original)
         nse_host.times = dict(original.times)
         nse_host.traceroute = [dict(hop) for hop in original.traceroute]
-        nse_host.os = copy.deepcopy(original.os)
+        nse_host.os = copy.deepcopy(original.os) if original.os else original.os
         if phase == "hostrule":
             return (nse_host,)
         assert thread.port is not None
-        return nse_host, copy.deepcopy(thread.port)
+        port = copy.copy(thread.port)
+        port.version = copy.copy(port.version)
+        port.version.cpe = list(port.version.cpe)
+        return nse_host, port
 
     def _script_error(self, thread: ScriptThread, exc: BaseException) -> ScriptResult | None:
         """§6.1: a result at -d0, a traceback (and no result) at -d."""

@@ -38,7 +38,7 @@ class ScriptOptions:
     script_args_file: str | None = None
     script_timeout: str | None = None
     host_timeout: str | None = None
-    max_parallelism: int = 256
+    max_parallelism: int = 1000
     max_host_parallelism: int = 64
     script_trace: bool = False
     verbosity: int = 0

@@ -282,6 +282,9 @@ class NseSocket:
         return asyncio.get_running_loop().time() + self._timeout / 1000
 
     # ------------------------------------------------------------------ tracing
+    def _tracing(self) -> bool:
+        return (self._thread or current()).settings.script_trace
+
     def _trace(self, message: str, direction: str) -> None:
         thread = self._thread or current()
         if not thread.settings.script_trace:
@@ -463,7 +466,8 @@ class NseSocket:
             payload = bytes(data)
         else:
             raise TypeError(f"bad argument #1 to 'send' (string expected, got {type(data)})")
-        self._trace(hexify(payload), TO)
+        if self._tracing():  # rendering data costs time: only when someone reads it
+            self._trace(hexify(payload), TO)
         status: str | None = None
         detail = None
         if self._sock is None:  # the implicit UDP socket has no destination
@@ -568,7 +572,8 @@ class NseSocket:
         if status is not None:
             raise SocketError(status, detail)
         received = bytes(data)
-        self._trace(hexify(received), FROM)
+        if self._tracing():
+            self._trace(hexify(received), FROM)
         return received
 
     async def _recv_some(self, limit: int) -> bytes:
