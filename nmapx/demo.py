@@ -4,7 +4,7 @@ The bundled scan (fixtures/demo/) is real Nmap output of nmapx's own loopback em
 daytime on 13/tcp+udp, identd on 113, a banner service on 4242 and an eQ-3 MAX! Cube on
 62910. The demo brings those emulators up again on the same ports, runs the seed scripts on
 the scan through the same pipeline as ``nmapx run``, prints Nmap's normal output and writes the
-enriched XML.
+enriched XML and the HTML report.
 
 Ports 13 and 113 are privileged, and they may be taken on the machine, so the demo runs in a
 private network namespace of its own (``unshare -n`` as root, ``unshare -Urn`` otherwise):
@@ -70,8 +70,8 @@ def run_demo(outdir: Path, argv: list[str]) -> tuple[ExitStatus, list[Path]]:
     if os.environ.get(_INSIDE) != "1":
         status = _in_namespace(argv)
         if status is not None:
-            xml_out = outdir / "scan-enriched.xml"
-            return ExitStatus(status) if status in iter(ExitStatus) else ExitStatus.ERROR, [xml_out]
+            written = [outdir / "scan-enriched.xml", outdir / "report.html"]
+            return ExitStatus(status) if status in iter(ExitStatus) else ExitStatus.ERROR, written
     else:
         _loopback_up()
     emulators = fixture_module("emulators")
@@ -90,10 +90,10 @@ def run_demo(outdir: Path, argv: list[str]) -> tuple[ExitStatus, list[Path]]:
         from nmapx.session import ScriptOptions, build
 
         engine, scope = build(ScriptOptions(scripts=DEMO_SCRIPTS))
-        status = process(
-            read_document(str(demo_scan())), Outputs(xml=str(xml_out), normal="-"), engine, scope
-        )
+        html_out = outdir / "report.html"
+        outputs = Outputs(xml=str(xml_out), normal="-", html=str(html_out), label="demo scan.xml")
+        status = process(read_document(str(demo_scan())), outputs, engine, scope)
     finally:
         group.stop()
     sys.stdout.flush()
-    return status, [xml_out]
+    return status, [xml_out, html_out]

@@ -32,7 +32,12 @@ def test_demo_runs_the_seed_scripts_on_the_bundled_scan(tmp_path: Path) -> None:
         assert expected in result.stdout
     assert set(re.findall(rb"^\|_auth-owners: (.*)$", result.stdout, re.M)) <= {b"root"}
     assert result.stdout.startswith((DEMO / "scan.nmap").read_bytes().split(b"PORT ")[0])
-    assert result.stderr.decode() == f"nmapx demo: wrote {tmp_path / 'out' / 'scan-enriched.xml'}\n"
+    assert result.stderr.decode() == (
+        f"nmapx demo: wrote {tmp_path / 'out' / 'scan-enriched.xml'}\n"
+        f"nmapx demo: wrote {tmp_path / 'out' / 'report.html'}\n"
+    )
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert '<dd data-testid="added">' in report and "maxcube-info" in report
     enriched = (tmp_path / "out" / "scan-enriched.xml").read_bytes()
     assert (
         re.sub(rb"<script .*?(?:/>|</script>)", b"", enriched, flags=re.S)
