@@ -78,10 +78,25 @@ COMPLETED_NSE = re.compile(rb"^Completed NSE at \d\d:\d\d, ([\d.]+)s elapsed", r
 
 
 # ---------------------------------------------------------------------------- outer process
+def _install_nmap() -> None:
+    """On a fresh Debian machine, fetch Nmap (and oidentd) the way .ci/run does."""
+    if shutil.which("nmap") is not None or shutil.which("apt-get") is None:
+        return
+    print("[probes] nmap not found: installing it with apt-get", file=sys.stderr, flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, timeout=600)
+    packages = ["nmap", "oidentd", "iproute2"]
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        env=env, check=False, timeout=900, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def why_skip() -> str | None:
     """Why this machine cannot run the benchmark (None: it can)."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return "needs root to create a private network namespace (unshare -n)"
+    _install_nmap()
     for tool in ("unshare", "ip", "nmap"):
         if shutil.which(tool) is None:
             return f"{tool} not found"
