@@ -16,7 +16,6 @@ hosts proceed independently, and results leave in input order (see :mod:`nmapx.p
 from __future__ import annotations
 
 import asyncio
-import copy
 import inspect
 import logging
 import time
@@ -307,18 +306,11 @@ class ScriptEngine:
         if phase in ("prerule", "postrule"):
             return ()
         assert thread.host is not None
-        original = thread.host.nse
-        nse_host = copy.copy(original)
-        nse_host.times = dict(original.times)
-        nse_host.traceroute = [dict(hop) for hop in original.traceroute]
-        nse_host.os = copy.deepcopy(original.os) if original.os else original.os
+        nse_host = thread.host.nse.copy()
         if phase == "hostrule":
             return (nse_host,)
         assert thread.port is not None
-        port = copy.copy(thread.port)
-        port.version = copy.copy(port.version)
-        port.version.cpe = list(port.version.cpe)
-        return nse_host, port
+        return nse_host, thread.port.copy()
 
     def _script_error(self, thread: ScriptThread, exc: BaseException) -> ScriptResult | None:
         """§6.1: a result at -d0, a traceback (and no result) at -d."""

@@ -141,6 +141,20 @@ class Port:
         """Allow ``port["number"]`` so that code written against NSE tables reads naturally."""
         return getattr(self, key)
 
+    def copy(self) -> Port:
+        """A script thread's own copy (NSE gives every thread a copy of the port table)."""
+        version = self.version
+        return Port(
+            self.number, self.protocol, self.state, self.reason, self.reason_ttl, self.service,
+            Version(
+                version.name, version.name_confidence, version.product, version.version,
+                version.extrainfo, version.hostname, version.ostype, version.devicetype,
+                version.service_tunnel, version.service_fp, version.service_dtype,
+                list(version.cpe),
+            ),
+            self.origin, self.possible_states,
+        )  # fmt: skip
+
 
 def _int(value: str | None, default: int = 0) -> int:
     try:
@@ -225,6 +239,19 @@ class NseHost:
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
+
+    def copy(self) -> NseHost:
+        """A script thread's own copy; ``registry`` stays shared by every script on the host."""
+        clone = object.__new__(NseHost)
+        clone.__dict__.update(self.__dict__)
+        clone.times = dict(self.times)
+        clone.traceroute = [dict(hop) for hop in self.traceroute]
+        if self.os:
+            clone.os = [
+                {"name": m["name"], "classes": [dict(c, cpe=list(c["cpe"])) for c in m["classes"]]}
+                for m in self.os
+            ]
+        return clone
 
 
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")

@@ -118,13 +118,20 @@ class Scope:
     def __init__(self, exclusions: Exclusions | None = None) -> None:
         self.exclusions = exclusions or Exclusions()
         self._hosts: dict[str, tuple[str, ...]] = {}
+        #: Verdicts for known hosts: asked on every connect, final once the host is known.
+        self._verdicts: dict[str, bool] = {}
 
     def add_host(self, address: str | None, names: Iterable[str] = ()) -> None:
         if address:
             self._hosts[address] = tuple(names)
+            self._verdicts.pop(address, None)
 
     def allows(self, address: str) -> bool:
+        verdict = self._verdicts.get(address)
+        if verdict is not None:
+            return verdict
         names = self._hosts.get(address)
         if names is None:
-            return False
-        return not self.exclusions.excludes(address, names)
+            return False  # not (yet) a host of the input: never cached
+        verdict = self._verdicts[address] = not self.exclusions.excludes(address, names)
+        return verdict

@@ -334,3 +334,31 @@ def test_unknown_scripts_fail_before_any_probe(
     assert out.stderr.decode() == f"nmapx: {message}\nnmapx: QUITTING!\n"
     assert listener.connections == 0
     assert not out_file.exists()
+
+
+def test_each_thread_gets_its_own_tables_but_shares_the_registry(tmp_path: Path) -> None:
+    """NSE copies the host and port tables per thread; only host.registry is shared."""
+    for name, delay in (("a_mutator", 0), ("b_reader", 0.3)):
+        script(
+            tmp_path / "s",
+            name,
+            f"""
+            from nmapx.nse import stdnse
+            categories = ["safe"]
+            def portrule(host, port):
+                return True
+            async def action(host, port):
+                await stdnse.sleep({delay})
+                seen = f"{{port.version.name}} {{sorted(host.times)}} {{host.registry.get('mark')}}"
+                port.version.name = "changed"
+                host.times.clear()
+                host.registry["mark"] = "{name}"
+                return seen
+            """,
+        )
+    source = scan(tmp_path, [(7, "open")])
+    out = run_nmapx("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-")
+    assert results(out.stdout.decode())["7"] == [
+        ("a-mutator", "x [&apos;rttvar&apos;, &apos;srtt&apos;, &apos;timeout&apos;] None"),
+        ("b-reader", "x [&apos;rttvar&apos;, &apos;srtt&apos;, &apos;timeout&apos;] a_mutator"),
+    ]
