@@ -929,26 +929,19 @@ def _full_version(svc: etree._Element | None) -> str:
     dst = ""
     spaceleft = 159
     needpad = False
-    if product is not None and spaceleft >= 8:
-        product = _raw(product)
-        if spaceleft < len(product):
-            dst += product[: spaceleft - 3] + "..."
-            spaceleft = 0
-        else:
-            dst += product
-            spaceleft -= len(product)
-        needpad = True
-    if version is not None and spaceleft >= 8:
-        version = _raw(version)
+    for field in (product, version):
+        if field is None or spaceleft < 8:
+            continue
+        text = _raw(field)
         if needpad:
             dst += " "
             spaceleft -= 1
-        if spaceleft < len(version):
-            dst += version[: spaceleft - 3] + "..."
+        if spaceleft < len(text):
+            dst += text[: spaceleft - 3] + "..."
             spaceleft = 0
         else:
-            dst += version
-            spaceleft -= len(version)
+            dst += text
+            spaceleft -= len(text)
         needpad = True
     if extrainfo is not None and spaceleft >= 8:
         extrainfo = _raw(extrainfo)
