@@ -215,7 +215,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for path in inputs:
         try:
             outputs.label = "<stdin>" if path == "-" else Path(path).name
-            result = process(read_document(path), outputs, engine, scope)
+            document = read_document(path, parse_hosts=engine is not None or outputs.looks_inside)
+            result = process(document, outputs, engine, scope)
         except NmapxError as exc:
             log.error("%s", exc)
             result = exc.status

@@ -23,6 +23,7 @@ from lxml import etree
 from nmapx.errors import NmapxError
 from nmapx.portset import PortSet
 from nmapx.services_db import service_name
+from nmapx.xmlscan import markup_at
 
 if TYPE_CHECKING:
     from libnmap.objects import NmapHost
@@ -75,6 +76,8 @@ class ScanContext:
     scaninfo: list[ScanInfo] = field(default_factory=list)
     verbose: int = 0
     debugging: int = 0
+    #: The input's ``<?xml ...?>`` declaration: a host parsed on its own needs its encoding.
+    xml_declaration: bytes = b""
     _scanned: dict[str, PortSet] = field(default_factory=dict, repr=False, compare=False)
 
     def add_scaninfo(self, element: etree._Element) -> None:
@@ -262,7 +265,7 @@ class Host:
 
     def __init__(
         self,
-        element: etree._Element,
+        element: etree._Element | None,
         raw: bytes,
         *,
         context: ScanContext,
@@ -271,7 +274,7 @@ class Host:
         offset: int = 0,
         gap: bytes = b"",
     ) -> None:
-        self.element = element
+        self._element = element
         self.raw = raw
         self.context = context
         self.index = index
@@ -284,6 +287,24 @@ class Host:
 
     def __repr__(self) -> str:
         return f"<Host {self.address or '?'} line {self.line}>"
+
+    @property
+    def element(self) -> etree._Element:
+        """The ``<host>`` element, parsed from :attr:`raw` the first time it is asked for.
+
+        Why lazily: a pure pass-through never looks inside a host, and the reader then only
+        checks each host's well-formedness (a third faster than building its tree). ``raw``
+        has passed that check, so parsing it here cannot fail on well-formedness.
+        """
+        if self._element is None:
+            self._element = etree.fromstring(self.context.xml_declaration + self.raw, _HOST_PARSER)
+        return self._element
+
+    @cached_property
+    def start_attributes(self) -> dict[str, str]:
+        """Attributes of the ``<host>`` start tag, read from the raw bytes without a tree."""
+        tag = markup_at(self.raw, 0)
+        return parse_attributes(self.raw[: tag.end]) if tag is not None else {}
 
     # ----------------------------------------------------------------- identity
     @cached_property
@@ -533,6 +554,9 @@ def parse_attributes(tag_bytes: bytes) -> dict[str, str]:
 
 
 _TAG_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+_HOST_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=False
+)
 
 
 __all__ = [

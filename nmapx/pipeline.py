@@ -48,6 +48,11 @@ class Outputs:
     #: The scan's name in the report.
     label: str = ""
 
+    @property
+    def looks_inside(self) -> bool:
+        """Whether a writer reads hosts' contents (-oX alone only copies their bytes)."""
+        return self.normal is not None or self.html is not None
+
 
 def _open_writers(stack: ExitStack, outputs: Outputs) -> list[Any]:
     writers: list[Any] = []

@@ -30,7 +30,15 @@ from nmapx.errors import ExitStatus, HostileInputError, InputError
 from nmapx.model import Host, ScanContext
 from nmapx.repair import repair
 from nmapx.source import InputSource, open_chunks
-from nmapx.xmlscan import CutOff, ElementEnd, NeedMore, Tag, find_element_end, markup_at
+from nmapx.xmlscan import (
+    CutOff,
+    ElementEnd,
+    NeedMore,
+    Tag,
+    find_element_end,
+    markup_at,
+    plain_host_end,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +65,26 @@ MAX_SEGMENT = 256 << 20
 MAX_EPILOGUE = 1 << 20
 _COMPACT_AT = 1 << 20
 _WHITESPACE = b" \t\r\n"
-#: The end of a <host>, or anything that needs the careful path (comments, PIs, nesting).
-_HOST_END = re.compile(rb"</host\s*>|<!|<\?|<host[\s/>]")
 _ENTITY_REF = re.compile(rb"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)[^;\s<&]*;?")
+
+
+class _WellFormedness:
+    """A parser target that builds nothing: libxml2 still checks every byte it is fed."""
+
+    def close(self) -> None:
+        return None
+
+
+def _new_checker() -> etree.XMLParser:
+    """A tree-less parser for hosts nobody will look inside (pure pass-through)."""
+    return etree.XMLParser(
+        target=_WellFormedness(),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+    )
 
 
 def _new_parser() -> etree.XMLPullParser:
@@ -144,6 +169,10 @@ class Document:
     """One Nmap XML input, read lazily: iterate it once to stream its pieces."""
 
     source: InputSource
+    #: Build each host's lxml element while reading. False only checks that each host is
+    #: well-formed (a third faster) and leaves :attr:`Host.element` to be parsed on demand:
+    #: right for a pass-through that never looks inside hosts.
+    parse_hosts: bool = True
     context: ScanContext = field(init=False)
     problems: list[Problem] = field(default_factory=list, init=False)
     status: ExitStatus = field(default=ExitStatus.OK, init=False)
@@ -176,9 +205,9 @@ class Document:
             self.status = status
 
 
-def read_document(path: str) -> Document:
+def read_document(path: str, *, parse_hosts: bool = True) -> Document:
     """Open ``path`` (``-`` for stdin; gzip and bzip2 are recognised) for streaming."""
-    return Document(InputSource(path))
+    return Document(InputSource(path), parse_hosts=parse_hosts)
 
 
 class _Reader:
@@ -195,6 +224,8 @@ class _Reader:
         self.line_start = 0  # absolute offset where the current line starts
         self.eof = False
         self.parser = _new_parser()
+        #: Checks hosts without building them (see Document.parse_hosts), else None.
+        self.checker = None if document.parse_hosts else _new_checker()
         self.root: etree._Element | None = None
         self.xml_decl = b""
         self.hosts = 0
@@ -354,6 +385,9 @@ class _Reader:
             for event, element in self.parser.read_events():
                 if event == "start" and element.tag == "nmaprun":
                     self.root = element
+            self.doc.context.xml_declaration = self.xml_decl
+            if self.checker is not None:
+                self.checker.feed(self.xml_decl + b"<nmaprun>")
         except etree.XMLSyntaxError as exc:
             line, column, offset = self.where(self.pos)
             raise InputError(
@@ -395,15 +429,11 @@ class _Reader:
             if resume_at is None and self.buf.startswith(b"<host", index):
                 # Fast path for what Nmap writes most: a complete <host> with nothing unusual
                 # inside, found with one C-level search instead of a tag-by-tag look.
-                found_end = _HOST_END.search(self.buf, index + 5)
-                if (
-                    found_end is not None
-                    and found_end[0][1:2] == b"/"
-                    and self.buf[index + 5] in b" >"
-                ):
+                host_end = plain_host_end(self.buf, index)
+                if host_end is not None:
                     gap = bytes(self.buf[self.pos : index]) or self.carry
                     self.carry = b""
-                    item = self.segment(gap, index, found_end.end(), "host")
+                    item = self.segment(gap, index, host_end, "host")
                     if item is not None:
                         yield item
                     continue
@@ -487,7 +517,7 @@ class _Reader:
         try:
             element = self.parse(gap + raw, name)
         except etree.XMLSyntaxError as first_error:
-            self.reset_parser()
+            self.reset_parser(name)
             fixed, count = repair(raw)
             parsed = False
             if count:
@@ -495,7 +525,7 @@ class _Reader:
                     element = self.parse(fixed, name)
                     parsed = True
                 except etree.XMLSyntaxError:
-                    self.reset_parser()
+                    self.reset_parser(name)
             column = self.where(index)[1]
             if not parsed:
                 reason, where_line, where_column, at = self.diagnose(first_error, raw, line, column)
@@ -522,7 +552,7 @@ class _Reader:
             raw = fixed
         self.advance(end)
         if name == "host":
-            if element is None:
+            if element is None and self.checker is None:
                 return None
             self.hosts += 1
             self.doc.hosts_read = self.hosts
@@ -535,7 +565,8 @@ class _Reader:
                 offset=offset,
                 gap=gap,
             )
-            self.release(element)
+            if element is not None:
+                self.release(element)
             return host
         if element is not None:
             self.note(name, element)
@@ -543,7 +574,13 @@ class _Reader:
         return TopLevelItem(gap, raw, name, element, line, offset)
 
     def parse(self, data: bytes, name: str | None) -> etree._Element | None:
-        """Feed ``data`` to the long-lived parser and return the top-level element it closed."""
+        """Feed ``data`` to the long-lived parser and return the top-level element it closed.
+
+        Hosts go to the tree-less checker instead when there is one (None is returned).
+        """
+        if name == "host" and self.checker is not None:
+            self.checker.feed(data)
+            return None
         self.parser.feed(data)
         element = None
         for event, found in self.parser.read_events():
@@ -571,8 +608,12 @@ class _Reader:
             except ValueError:
                 pass
 
-    def reset_parser(self) -> None:
+    def reset_parser(self, name: str | None = None) -> None:
         """Start a fresh parser after an error: libxml2 stops at the first fatal one."""
+        if name == "host" and self.checker is not None:
+            self.checker = _new_checker()
+            self.checker.feed(self.xml_decl + b"<nmaprun>")
+            return
         self.parser = _new_parser()
         self.parser.feed(self.xml_decl + b"<nmaprun>")
         self.parser.read_events()

@@ -173,3 +173,48 @@ def _damaged_tag(buf: bytes | bytearray, pos: int, name: bytes) -> CutOff | None
     if restart is None:
         return None
     return CutOff(restart.start(), f"<{name.decode()}> element is not closed")
+
+
+_HOST_END_TAG = re.compile(rb"</host[ \t\r\n]*>")
+#: What may follow ``<host`` in a start tag of a (nested, hence suspicious) ``<host>``.
+_AFTER_HOST_NAME = frozenset(b" \t\r\n\x0b\x0c/>")
+
+
+def plain_host_end(buf: bytes | bytearray, start: int) -> int | None:
+    """End of the ``<host>`` starting at ``buf[start]`` if it is plain, else None.
+
+    Why: nearly every host Nmap writes is plain -- no comment, CDATA, processing instruction
+    or nested ``<host>`` before its first ``</host>`` -- and for those the end is simply that
+    end tag. A handful of C-level ``find`` calls locate it, ten times faster than a regex
+    that stops at every ``<`` and far faster than walking the tags. None means "not known to
+    be plain" (or not complete yet): the caller then takes the careful tag-by-tag path, which
+    is always right, so this may be conservative but never wrong.
+    """
+    body = start + 5
+    if len(buf) <= body or buf[body] not in b" \t\r\n>":
+        return None
+    close = buf.find(b"</host", body)
+    while True:
+        if close == -1:
+            return None
+        after = buf[close + 6 : close + 7]
+        if after == b">":
+            end = close + 7
+            break
+        if not after:
+            return None
+        if after in b" \t\r\n":
+            match = _HOST_END_TAG.match(buf, close)
+            if match is None:
+                return None
+            end = match.end()
+            break
+        close = buf.find(b"</host", close + 6)  # </hostnames>, </hostscript>
+    if buf.find(b"<!", body, close) != -1 or buf.find(b"<?", body, close) != -1:
+        return None
+    nested = buf.find(b"<host", body, close)
+    while nested != -1:
+        if buf[nested + 5] in _AFTER_HOST_NAME:
+            return None
+        nested = buf.find(b"<host", nested + 5, close)
+    return end

@@ -152,3 +152,25 @@ def test_tiny_chunks_and_buffer_compaction_change_nothing(path: Path, monkeypatc
         writer.write(item)
     assert document.status == ExitStatus.OK, document.problems
     assert out.stream.getvalue() == path.read_bytes()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", WELL_FORMED + BROKEN, ids=corpus_id)
+def test_checking_hosts_without_building_them_agrees(path: Path) -> None:
+    """``parse_hosts=False`` (bare ``-oX`` pass-through): same pieces, problems and hosts.
+
+    Each host's element, parsed later on demand from its bytes, must equal the element the
+    long-lived parser built while streaming (canonical XML).
+    """
+    built = read_document(str(path))
+    checked = read_document(str(path), parse_hosts=False)
+    eager = [(type(i).__name__, getattr(i, "raw", None), i) for i in built]
+    lazy = [(type(i).__name__, getattr(i, "raw", None), i) for i in checked]
+    assert [item[:2] for item in lazy] == [item[:2] for item in eager]
+    assert [str(p) for p in checked.problems] == [str(p) for p in built.problems]
+    assert checked.status == built.status
+    for (_, _, lazy_item), (_, _, eager_item) in zip(lazy, eager, strict=True):
+        if isinstance(eager_item, Host):
+            assert etree.tostring(lazy_item.element, method="c14n") == etree.tostring(
+                eager_item.element, method="c14n"
+            )
+            assert lazy_item.start_attributes == dict(eager_item.element.attrib)

@@ -51,15 +51,28 @@ def write(data: bytes, tmp_path: Path, name: str = "in.xml") -> Path:
     return path
 
 
-def pass_through(path: Path) -> tuple[bytes, ExitStatus, int]:
-    """In-process pass: output bytes, status, hosts read (fast enough for every offset)."""
-    document = read_document(str(path))
+def _pass(path: Path, parse_hosts: bool) -> tuple[bytes, ExitStatus, int, list[str]]:
+    document = read_document(str(path), parse_hosts=parse_hosts)
     out = AtomicOutput("-")
     out.stream = io.BytesIO()  # type: ignore[assignment]
     writer = XmlWriter(out)
     for item in document:
         writer.write(item)
-    return out.stream.getvalue(), document.status, document.hosts_read  # type: ignore[attr-defined]
+    problems = [str(problem) for problem in document.problems]
+    return out.stream.getvalue(), document.status, document.hosts_read, problems  # type: ignore[attr-defined]
+
+
+def pass_through(path: Path) -> tuple[bytes, ExitStatus, int]:
+    """In-process pass: output bytes, status, hosts read (fast enough for every offset).
+
+    The input is read twice, building every host's tree and only checking each host's
+    well-formedness (what a bare ``-oX`` pass-through does): both must agree exactly, down
+    to every problem reported.
+    """
+    built = _pass(path, parse_hosts=True)
+    checked = _pass(path, parse_hosts=False)
+    assert checked == built
+    return built[:3]
 
 
 # ---------------------------------------------------------------- hostile XML

@@ -275,7 +275,7 @@ class XmlWriter:
             self.hosts_up += 1
         else:
             self.hosts_down += 1
-        self.last_time = max(self.last_time, _int(host.element.get("endtime")))
+        self.last_time = max(self.last_time, _int(host.start_attributes.get("endtime")))
 
     def _truncated(self, item: Truncation) -> None:
         """Close a cut-off document validly: Nmap's own error ``<runstats>``, then the root."""
