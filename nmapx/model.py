@@ -23,7 +23,6 @@ from lxml import etree
 from nmapx.errors import NmapxError
 from nmapx.portset import PortSet
 from nmapx.services_db import service_name
-from nmapx.xmlscan import markup_at
 
 if TYPE_CHECKING:
     from libnmap.objects import NmapHost
@@ -299,12 +298,6 @@ class Host:
         if self._element is None:
             self._element = etree.fromstring(self.context.xml_declaration + self.raw, _HOST_PARSER)
         return self._element
-
-    @cached_property
-    def start_attributes(self) -> dict[str, str]:
-        """Attributes of the ``<host>`` start tag, read from the raw bytes without a tree."""
-        tag = markup_at(self.raw, 0)
-        return parse_attributes(self.raw[: tag.end]) if tag is not None else {}
 
     # ----------------------------------------------------------------- identity
     @cached_property

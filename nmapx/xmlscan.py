@@ -210,7 +210,7 @@ def plain_host_end(buf: bytes | bytearray, start: int) -> int | None:
             end = match.end()
             break
         close = buf.find(b"</host", close + 6)  # </hostnames>, </hostscript>
-    if buf.find(b"<!", body, close) != -1 or buf.find(b"<?", body, close) != -1:
+    if _after_lt(buf, b"!", body, close) or _after_lt(buf, b"?", body, close):
         return None
     nested = buf.find(b"<host", body, close)
     while nested != -1:
@@ -218,3 +218,18 @@ def plain_host_end(buf: bytes | bytearray, start: int) -> int | None:
             return None
         nested = buf.find(b"<host", nested + 5, close)
     return end
+
+
+def _after_lt(buf: bytes | bytearray, char: bytes, start: int, end: int) -> bool:
+    """Whether ``<`` + ``char`` occurs in ``buf[start:end]`` (``start`` > 0).
+
+    Why not ``find(b"<!")``: ``<`` is the commonest byte in XML, which defeats the search's
+    skip heuristics; ``!`` and ``?`` are rare, so looking for them and checking the byte
+    before is about five times faster.
+    """
+    index = buf.find(char, start, end)
+    while index != -1:
+        if buf[index - 1] == 0x3C:
+            return True
+        index = buf.find(char, index + 1, end)
+    return False

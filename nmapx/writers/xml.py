@@ -11,6 +11,7 @@ replaced by the new one.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -275,7 +276,9 @@ class XmlWriter:
             self.hosts_up += 1
         else:
             self.hosts_down += 1
-        self.last_time = max(self.last_time, _int(host.start_attributes.get("endtime")))
+        endtime = _HOST_ENDTIME.match(host.raw)
+        if endtime is not None:
+            self.last_time = max(self.last_time, int(endtime[1]))
 
     def _truncated(self, item: Truncation) -> None:
         """Close a cut-off document validly: Nmap's own error ``<runstats>``, then the root."""
@@ -306,6 +309,13 @@ class XmlWriter:
             + b'<hosts up="%d" down="%d" total="%d"/>\n</runstats>\n</nmaprun>\n'
             % (self.hosts_up, self.hosts_down, total)
         )
+
+
+#: ``endtime`` in a ``<host>`` start tag, read from the bytes (only the truncation summary
+#: needs it, and a pass-through has no element to ask).
+_HOST_ENDTIME = re.compile(
+    rb"""<host\s(?:[^>"']|"[^"]*"|'[^']*')*?\sendtime=["']([0-9]{1,12})["']"""
+)
 
 
 def _int(value: str | None) -> int:
