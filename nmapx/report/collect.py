@@ -15,6 +15,7 @@ from lxml import etree
 from nmapx.model import Host
 from nmapx.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
 from nmapx.report.data import host_data, note_runstats, scan_data, script_data
+from nmapx.report.spill import HostSpill
 from nmapx.results import ScriptResult
 from nmapx.writers.xml import enriched_bytes
 
@@ -37,8 +38,8 @@ class ReportCollector:
         self.label = label
         self.on_host = on_host
         self.scans: list[dict[str, Any]] = []
-        self.hosts: list[dict[str, Any]] = []
-        self.keep_hosts = on_host is None
+        #: Report data of every host, on disk (only when no ``on_host`` sink takes them).
+        self.hosts: HostSpill | None = HostSpill() if on_host is None else None
         self.prescript: list[ScriptResult] = []
         self.postscript: list[ScriptResult] = []
         self._scan: dict[str, Any] | None = None
@@ -82,5 +83,5 @@ class ReportCollector:
             scan["open_ports"] += sum(1 for p in data["ports"] if p["state"] == "open")
         if self.on_host is not None:
             self.on_host(data)
-        if self.keep_hosts:
+        if self.hosts is not None:
             self.hosts.append(data)

@@ -46,7 +46,9 @@ def make_report(
                 continue
             status = max(status, document.status)
         if fmt == "html":
+            assert collector.hosts is not None
             render(collector.scans, collector.hosts, out, template)
+            collector.hosts.close()
     return status
 
 
@@ -61,4 +63,6 @@ class HtmlReportWriter(ReportCollector):
     def write(self, item: Item) -> None:
         super().write(item)
         if isinstance(item, Epilogue | Truncation):
+            assert self.hosts is not None
             render(self.scans, self.hosts, self.out, self.template)
+            self.hosts.close()

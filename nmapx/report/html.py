@@ -14,16 +14,54 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from nmapx import __version__
 from nmapx.atomic import AtomicOutput
+from nmapx.report.spill import JSON_OPTIONS, HostSpill, encode
 from nmapx.resources import bundled_dir
 
 TEMPLATE = "report.html.j2"
+
+
+class ReportData(Mapping[str, Any]):
+    """The page's data, ``{"scans": [...], "hosts": [...]}``, with the hosts left on disk.
+
+    ``data | tojson`` in a template writes a marker that :func:`render` replaces with the JSON
+    streamed from the spill file; ``data.hosts`` still iterates the hosts for templates that
+    loop over them.
+    """
+
+    def __init__(self, scans: list[dict[str, Any]], hosts: HostSpill) -> None:
+        self._items = {"scans": scans, "hosts": hosts}
+        self.marker = f"nmapx-report-data-{secrets.token_hex(16)}"
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def chunks(self) -> Iterator[str]:
+        """``tojson`` of the whole mapping, piece by piece (same bytes as one dumps call)."""
+        yield '{"scans": ' + encode(self._items["scans"]) + ', "hosts": ['
+        for index, host in enumerate(self._items["hosts"].encoded()):
+            yield host if index == 0 else ", " + host
+        yield "]}"
+
+
+def _tojson(value: Any) -> Markup:
+    if isinstance(value, ReportData):
+        return Markup(value.marker)
+    return Markup(encode(value))
 
 
 def environment(template_dir: str | None = None) -> jinja2.Environment:
@@ -36,7 +74,8 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.policies["json.dumps_kwargs"] = {"ensure_ascii": True, "sort_keys": False}
+    env.policies["json.dumps_kwargs"] = dict(JSON_OPTIONS)
+    env.filters["tojson"] = _tojson
     env.filters["ctime"] = lambda t: (
         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""
     )
@@ -45,33 +84,34 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
 
 def render(
     scans: list[dict[str, Any]],
-    hosts: list[dict[str, Any]],
+    hosts: HostSpill,
     out: AtomicOutput,
     template_dir: str | None = None,
 ) -> None:
-    """Write the report for ``scans`` and their ``hosts`` to ``out``."""
+    """Write the report for ``scans`` and their ``hosts`` to ``out``, streaming the hosts."""
     totals = {
         "hosts_up": sum(s["hosts_up"] for s in scans),
         "hosts_down": sum(s["hosts_down"] for s in scans),
         "hosts_total": sum(s["hosts_total"] for s in scans),
         "open_ports": sum(s["open_ports"] for s in scans),
-        "findings": sum(
-            len(h["hostscripts"]) + sum(len(p["scripts"]) for p in h["ports"]) for h in hosts
-        ),
-        "added": sum(
-            sum(1 for s in h["hostscripts"] if s["added"])
-            + sum(1 for p in h["ports"] for s in p["scripts"] if s["added"])
-            for h in hosts
-        ),
+        "findings": hosts.findings,
+        "added": hosts.added,
     }
     template = environment(template_dir).get_template(TEMPLATE)
+    data = ReportData(scans, hosts)
     context = {
         "scans": scans,
         "totals": totals,
-        "data": {"scans": scans, "hosts": hosts},
+        "data": data,
         "nonce": secrets.token_urlsafe(18),
         "generator": f"nmapx {__version__}",
         "title": ", ".join(Path(s["label"]).name for s in scans) or "Nmap scan",
     }
     for chunk in template.generate(**context):
-        out.write(chunk.encode("utf-8", "surrogateescape"))
+        head, found, tail = chunk.partition(data.marker)
+        out.write(head.encode("utf-8", "surrogateescape"))
+        while found:
+            for piece in data.chunks():
+                out.write(piece.encode("ascii"))
+            head, found, tail = tail.partition(data.marker)
+            out.write(head.encode("utf-8", "surrogateescape"))
