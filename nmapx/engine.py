@@ -62,6 +62,10 @@ class EngineOptions:
     max_host_parallelism: int = 64
     #: Which addresses probes may contact (the input's hosts minus exclusions).
     allowed: Callable[[str], bool] | None = None
+    #: The address of the input's host with a given name, so that names are never resolved.
+    names: Callable[[str], str | None] | None = None
+    #: Whether ``--exclude`` covers an address (for discovery destinations beyond the input).
+    excluded: Callable[[str], bool] | None = None
 
 
 def _has_own_str(value: Any) -> bool:
@@ -82,10 +86,17 @@ class ScriptEngine:
     def __init__(self, chosen: Sequence[ChosenScript], options: EngineOptions) -> None:
         self.chosen = list(chosen)
         self.options = options
-        self.engine = Engine(settings=options.settings, allowed=options.allowed)
+        self.engine = Engine(
+            settings=options.settings,
+            allowed=options.allowed,
+            names=options.names,
+            excluded=options.excluded,
+        )
         self.levels = sorted({c.runlevel for c in self.chosen}) or [1]
         self._exclusive: dict[tuple[str, str, int], asyncio.Lock] = {}
         self._threads = asyncio.Semaphore(max(1000, options.settings.max_parallelism))
+        #: Counts script threads for the progress display (:class:`nmapx.progress.Progress`).
+        self.progress: Any = None
 
     # ------------------------------------------------------------------ messages
     def message(self, text: str) -> None:
@@ -246,6 +257,9 @@ class ScriptEngine:
         self, chosen: ChosenScript, phase: str, host: Host | None, port: Port | None
     ) -> ScriptResult | None:
         """One script thread: rule, action, result; never raises."""
+        progress = self.progress
+        if progress is not None:
+            progress.probe_queued()
         async with self._threads:
             thread = ScriptThread(
                 script_id=chosen.script.id,
@@ -256,6 +270,8 @@ class ScriptEngine:
                 by_name=chosen.by_name,
             )
             token = CURRENT.set(thread)
+            if progress is not None:
+                progress.probe_started()
             try:
                 if self.options.script_timeout:
                     async with asyncio.timeout(self.options.script_timeout):
@@ -278,6 +294,8 @@ class ScriptEngine:
             finally:
                 thread.release_resources()
                 CURRENT.reset(token)
+                if progress is not None:
+                    progress.probe_finished()
 
     async def _rule_and_action(
         self, chosen: ChosenScript, thread: ScriptThread

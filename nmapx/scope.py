@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 
 from nmapx.errors import NmapxError
 
-_OCTET_PART = re.compile(r"^(\d+)(?:-(\d+))?$")
+#: One element of an octet list: ``7``, ``2-5``, or open-ended ``6-``, ``-3``, ``-`` (Nmap's).
+_OCTET_PART = re.compile(r"^(?:(\d+)|(\d*)-(\d*))$")
+#: A comment in an exclude file: from ``#`` to the end of the line, as Nmap reads them.
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+def _name_key(name: str) -> str:
+    """Host names compare case-insensitively and without the root's trailing dot."""
+    return name.lower().rstrip(".")
 
 
 class ExcludeError(NmapxError):
@@ -31,8 +39,10 @@ def _octet_set(text: str, spec: str) -> frozenset[int]:
         match = _OCTET_PART.match(part)
         if match is None:
             raise ExcludeError(f"bad exclude specification '{spec}'")
-        low = int(match[1])
-        high = int(match[2]) if match[2] else low
+        if match[1] is not None:
+            low = high = int(match[1])
+        else:
+            low, high = int(match[2] or 0), int(match[3] or 255)
         if not 0 <= low <= high <= 255:
             raise ExcludeError(f"bad exclude specification '{spec}'")
         values.update(range(low, high + 1))
@@ -76,7 +86,7 @@ class Exclusions:
             self.patterns.append(_OctetPattern(tuple(_octet_set(p, spec) for p in parts)))
             return
         if re.fullmatch(r"[A-Za-z0-9_.-]+(/\d+)?", spec):
-            self.names.add(spec.split("/")[0].lower().rstrip("."))
+            self.names.add(_name_key(spec.split("/")[0]))
             return
         raise ExcludeError(f"bad exclude specification '{spec}'")
 
@@ -89,7 +99,7 @@ class Exclusions:
             return True
         if any(pattern.matches(ip) for pattern in self.patterns):
             return True
-        return any(name.lower().rstrip(".") in self.names for name in names)
+        return any(_name_key(name) in self.names for name in names)
 
 
 def _split(raw: str) -> list[str]:
@@ -97,9 +107,11 @@ def _split(raw: str) -> list[str]:
 
     An entry therefore continues while the text after a comma does not look like the start of
     a new entry (a dotted address or a name), which keeps ``10.0.0.1,3`` as one pattern.
+    Exclude files separate entries with whitespace and may hold ``#`` comments, which run to
+    the end of the line wherever they start (Nmap's ``--excludefile`` reads them so).
     """
     entries: list[str] = []
-    for token in raw.replace("\n", " ").split():
+    for token in _COMMENT.sub("", raw).split():
         for piece in token.split(","):
             if entries and piece and entries[-1] and not _starts_entry(piece):
                 entries[-1] += "," + piece
@@ -113,18 +125,34 @@ def _starts_entry(piece: str) -> bool:
 
 
 class Scope:
-    """The set of addresses probes may contact; it grows as hosts stream in."""
+    """The set of addresses probes may contact; it grows as hosts stream in.
+
+    It also answers which address a host *name* stands for, from the names in the input:
+    nmapx never resolves a name a script asks for, because the lookup itself would be traffic
+    to a resolver that is not a host of the input (and would tell it the name).
+    """
 
     def __init__(self, exclusions: Exclusions | None = None) -> None:
         self.exclusions = exclusions or Exclusions()
         self._hosts: dict[str, tuple[str, ...]] = {}
         #: Verdicts for known hosts: asked on every connect, final once the host is known.
         self._verdicts: dict[str, bool] = {}
+        #: Host names in the input -> the address of the first host that carries the name.
+        self._names: dict[str, str] = {}
 
     def add_host(self, address: str | None, names: Iterable[str] = ()) -> None:
+        """Add a host of the input. An address seen again keeps the names it had: Nmap scans a
+        target listed twice twice, and an exclusion by name must hold for both copies."""
         if address:
-            self._hosts[address] = tuple(names)
+            names = tuple(n for n in names if n)
+            self._hosts[address] = tuple(dict.fromkeys((*self._hosts.get(address, ()), *names)))
             self._verdicts.pop(address, None)
+            for name in names:
+                self._names.setdefault(_name_key(name), address)
+
+    def address_of(self, name: str) -> str | None:
+        """The address of the input's host called ``name`` (case-insensitive), or None."""
+        return self._names.get(_name_key(name))
 
     def allows(self, address: str) -> bool:
         verdict = self._verdicts.get(address)

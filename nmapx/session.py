@@ -135,6 +135,8 @@ def build(options: ScriptOptions) -> tuple[ScriptEngine, Scope]:
         host_timeout=parse_time(options.host_timeout, "--host-timeout"),
         max_host_parallelism=options.max_host_parallelism,
         allowed=scope.allows,
+        names=scope.address_of,
+        excluded=lambda address: scope.exclusions.excludes(address, ()),
     )
     raise_file_limit(max(4096, 4 * options.max_parallelism))
     return ScriptEngine(chosen, engine_options), scope

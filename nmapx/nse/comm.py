@@ -168,7 +168,10 @@ async def _setup_connect(
     if isinstance(host, str) and any_af:
         from nmapx.nse.context import current
 
-        if not current().settings.no_network:
+        engine = current().engine
+        # In a scan (engine.names set) connect() maps names to the input's hosts instead:
+        # resolving here would send a lookup before the scope check.
+        if not engine.settings.no_network and engine.names is None:
             try:
                 host = {"ip": await resolve(host, socket.AF_UNSPEC), "targetname": host}
             except SocketError:

@@ -58,6 +58,16 @@ class Engine:
     allowed: Callable[[str], bool] | None = None
     _socket_slots: asyncio.Semaphore | None = None
     registry: dict[Any, Any] = field(default_factory=dict)
+    #: The address of the input's host with a given name (None: no such host). When set (a
+    #: scan's scope), names are never resolved: a DNS lookup would itself contact a resolver
+    #: that is not a host of the input. None: names are resolved (library use, unit tests).
+    names: Callable[[str], str | None] | None = None
+    #: Whether ``--exclude`` covers an address, for destinations that are not hosts of the
+    #: input (discovery: :func:`nmapx.nse.sockets.check_discovery_target`). None: nothing is.
+    excluded: Callable[[str], bool] | None = None
+    #: Hosts that scripts offered as new targets (``newtargets``; :mod:`nmapx.nse.target`),
+    #: in the order they were added; the pipeline scripts them after the input's hosts.
+    new_targets: list[Any] = field(default_factory=list)
 
     def socket_slots(self) -> asyncio.Semaphore:
         """NSE's socket lock: at most ``max_parallelism`` threads hold sockets at once."""
@@ -71,6 +81,24 @@ class Engine:
             raise ScopeError(f"network access refused (--no-network): {address}")
         if self.allowed is not None and not self.allowed(address):
             raise ScopeError(f"{address} is not a host of the input (or is excluded)")
+
+    def address_for_name(self, name: str) -> str | None:
+        """The address a script's host *name* stands for, before any packet or lookup is sent.
+
+        Returns the address of the input's host with that name, or None when the caller may
+        resolve the name itself (no scope: library use). Raises :class:`ScopeError` under
+        ``--no-network`` and for a name that no host of the input carries.
+        """
+        if self.settings.no_network:
+            raise ScopeError(f"network access refused (--no-network): {name}")
+        if self.names is None:
+            return None
+        address = self.names(name)
+        if address is None:
+            raise ScopeError(
+                f"{name} is not a name of a host of the input (nmapx never resolves names)"
+            )
+        return address
 
     def message(self, text: str) -> None:
         """One NSE message line (debug, verbose, trace), as Nmap prints it."""
@@ -99,7 +127,9 @@ class ScriptThread:
         return self.engine.settings
 
     def verbosity(self) -> int:
-        return self.settings.verbosity + (1 if self.by_name else 0)
+        """``nmap.verbosity()``: each ``-d`` raises Nmap's verbosity too (``-d`` alone gives 1,
+        checked against Nmap 7.93), plus one for a script selected by name."""
+        return self.settings.verbosity + self.settings.debugging + (1 if self.by_name else 0)
 
     def debugging(self) -> int:
         return self.settings.debugging

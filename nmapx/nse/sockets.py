@@ -44,7 +44,28 @@ Limits nmapx adds (Nmap has none; a hostile service could otherwise exhaust memo
 * UDP datagrams are read whole up to 65 535 bytes (nsock reads 8 192 and would split a larger
   one).
 
-Not implemented: ``bind``, ``sendto``, ``pcap_*``, ``get_ssl_certificate``; the check that a
+Unconnected UDP (broadcast and discovery scripts, e.g. ``broadcast-maxcube-discover``):
+
+* ``bind(addr, port)`` binds a UDP socket at once (nsock binds when the socket is set up; the
+  effect for a script is the same). Unlike nsock, nmapx does not set ``SO_REUSEADDR``: a port
+  that another program holds fails with ``SocketError("ERROR")`` whose ``detail`` names the
+  errno, so a script can tell "port taken" and fall back (see :class:`UdpCapture`). Binding
+  TCP sockets is not implemented (``connect`` starts a fresh socket).
+* ``sendto(host, port, data)`` sends one datagram (``SO_BROADCAST`` is on, as NSE's pool sets
+  it). ``receive()`` on such a socket reads one datagram from anyone, and ``get_info()`` then
+  names its sender as the remote end, which is how NSE's broadcast scripts learn who answered.
+* ``set_interface(name)`` (an nmapx addition, the per-socket form of Nmap's ``-e``): datagrams
+  leave through that interface only (``IP_PKTINFO`` per send, ``IP_MULTICAST_IF``), so a
+  broadcast or multicast probe cannot leak onto another network.
+* Scope: a destination that is a host of the input is allowed as for ``connect``. Anything
+  else is *discovery*, allowed only to a script the user selected by name (or file), never
+  under ``--no-network`` or to an ``--exclude``d address, and only where the user pointed it
+  with the script's own arguments: a multicast or broadcast destination needs the socket on
+  the interface named by ``<script>.interface``; a unicast one must be ``<script>.address``.
+  See :func:`check_discovery_target`.
+
+Not implemented: binding TCP sockets, ``pcap_*`` (:class:`UdpCapture` is nmapx's narrower
+stand-in), ``get_ssl_certificate``; the check that a
 socket is not used from two script threads ("Invalid reuse of a socket"). SSL connections do
 not verify certificates (neither does Nmap) and send SNI only for names: Python never puts an
 IP address in SNI, whereas nsock sends whatever string the script passed as the host.
@@ -53,12 +74,15 @@ IP address in SNI, whereas nsock sends whatever string the script passed as the 
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import ipaddress
 import logging
 import math
 import re
 import socket
 import ssl
+import struct
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +99,9 @@ __all__ = [
     "MAX_READ_BYTES",
     "READ_CHUNK",
     "NseSocket",
+    "UdpCapture",
+    "check_discovery_target",
+    "interface_info",
     "new_socket",
     "resolve",
 ]
@@ -94,6 +121,11 @@ _UDP_RECV_SIZE = 65535
 
 #: What NSE shows for the addresses of a UDP socket that was set up but never connected.
 _UNKNOWN = ("unknown protocol", 0)
+#: Linux's value; Python 3.11's socket module lacks IP_PKTINFO.
+_IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+#: ioctl requests for an interface's IPv4 address, broadcast address and netmask (Linux).
+_SIOCGIFADDR, _SIOCGIFBRDADDR, _SIOCGIFNETMASK = 0x8915, 0x8919, 0x891B
+_LIMITED_BROADCAST = "255.255.255.255"
 
 
 def new_socket(proto: str = "tcp", af: str | None = None) -> NseSocket:
@@ -239,6 +271,8 @@ class NseSocket:
         self.af = af or "inet"
         self._timeout = DEFAULT_TIMEOUT
         self._buffer = b""
+        #: ``set_interface``: (name, index) of the interface datagrams must leave through.
+        self._interface: tuple[str, int] | None = None
         self._reset_connection()
 
     def _reset_connection(self) -> None:
@@ -252,6 +286,8 @@ class NseSocket:
         self._remote: tuple[str, int] = _UNKNOWN
         self._thread: ScriptThread | None = None
         self._targetname: str | None = None  # for SNI
+        #: A bound or sendto UDP socket: reads take datagrams from anyone (recvfrom).
+        self._unconnected = False
 
     def __repr__(self) -> str:
         state = f"{self._kind} {self._local} -> {self._remote}" if self._open else "closed"
@@ -323,8 +359,10 @@ class NseSocket:
         """Connect to ``host`` (a string, ``Host``, ``NseHost`` or mapping) and ``port``.
 
         ``proto`` ("tcp", "udp", "ssl") defaults to the port table's protocol, else the
-        socket's. The target is checked against nmapx's scope before anything is sent; a UDP
-        "connect" succeeds at once. Raises ``SocketError("ERROR"|"TIMEOUT"|<resolver text>)``.
+        socket's. The target is checked against nmapx's scope before anything is sent (a name
+        is looked up among the input's host names, not resolved, when the engine has a
+        scope); a UDP "connect" succeeds at once. Raises
+        ``SocketError("ERROR"|"TIMEOUT"|<resolver text>)``.
         """
         address, targetname = _target(host)
         number, default_proto = _port(port)
@@ -333,10 +371,10 @@ class NseSocket:
             raise ValueError(f"bad argument #3 to 'connect' (invalid option '{method}')")
         thread = current()
         ip = _numeric(address)
+        if ip is None:  # a name: the input's own names, never a resolver, in a scan
+            ip = thread.engine.address_for_name(address)
         if ip is not None:
             thread.engine.check_target(ip)
-        elif thread.settings.no_network:
-            thread.engine.check_target(address)  # raises: no resolver traffic either
         await thread.acquire_socket_slot()
         if ip is None:
             family = socket.AF_INET6 if self.af == "inet6" else socket.AF_INET
@@ -589,6 +627,10 @@ class NseSocket:
             return await self._recv_tls(limit)
         loop = asyncio.get_running_loop()
         if self._kind == "udp":
+            if self._unconnected:
+                data, sender = await loop.sock_recvfrom(sock, _UDP_RECV_SIZE)
+                self._remote = (str(sender[0]), int(sender[1]))  # get_info names the sender
+                return bytes(data)
             return await loop.sock_recv(sock, _UDP_RECV_SIZE)
         first = await loop.sock_recv(sock, min(_RECV_SIZE, limit))
         if len(first) < _RECV_SIZE:
@@ -646,6 +688,148 @@ class NseSocket:
         else:
             self._incoming.write_eof()
         return True
+
+    # ------------------------------------------------------------------ unconnected UDP
+    def set_interface(self, name: str) -> None:
+        """Send this socket's datagrams through interface ``name`` only (nmapx addition).
+
+        It is the per-socket form of Nmap's ``-e``, and what lets a broadcast or multicast
+        probe pass :func:`check_discovery_target`. Raises ``SocketError("ERROR")`` for an
+        interface that does not exist.
+        """
+        if self.af != "inet":
+            raise SocketError("ERROR", "set_interface: IPv4 sockets only")
+        try:
+            index = socket.if_nametoindex(name)
+        except OSError as exc:
+            raise SocketError("ERROR", f"no interface {name!r}: {exc}") from None
+        self._interface = (name, index)
+        if self._sock is not None:
+            self._apply_interface(self._sock)
+
+    @property
+    def interface(self) -> str | None:
+        """The interface set with :meth:`set_interface`, if any."""
+        return self._interface[0] if self._interface else None
+
+    def _apply_interface(self, sock: socket.socket) -> None:
+        if self._interface is None:
+            return
+        # struct ip_mreqn: multiaddr (unused here), address (any), interface index
+        mreqn = struct.pack("@4s4si", bytes(4), bytes(4), self._interface[1])
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+
+    def _udp_socket(self) -> socket.socket:
+        """The OS socket of an unconnected UDP socket, created on first use."""
+        if self._sock is not None:
+            return self._sock
+        if self.proto != "udp":
+            raise SocketError("ERROR", "bind/sendto: nmapx implements them for UDP sockets only")
+        thread = current()
+        family = socket.AF_INET6 if self.af == "inet6" else socket.AF_INET
+        try:
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            self._apply_interface(sock)
+        except OSError as exc:
+            raise SocketError("ERROR", f"socket(): {exc}") from None
+        sock.setblocking(False)
+        self._sock = sock
+        self._open = True
+        self._kind = "udp"
+        self._unconnected = True
+        self._thread = thread
+        thread.sockets.add(self)
+        self._local = ("0.0.0.0", 0) if family == socket.AF_INET else ("::", 0)
+        return sock
+
+    async def bind(self, addr: str | None = None, port: int | None = None) -> None:
+        """``socket:bind(addr, port)``: the local address and port of a UDP socket.
+
+        Needs a socket slot like ``connect``. ``addr`` None is the wildcard address, ``port``
+        None an ephemeral port. A failure raises ``SocketError("ERROR")``; its ``detail``
+        starts with the errno name (``EADDRINUSE: ...``) so a script can tell a taken port.
+        """
+        if self._open and not self._unconnected:
+            raise SocketError("ERROR", "bind: the socket is already connected")
+        if self._open and self._sock is not None and self._local[1]:
+            raise SocketError("ERROR", "bind: the socket is already bound")
+        thread = current()
+        if thread.settings.no_network:
+            thread.engine.check_target(addr or "0.0.0.0")  # raises: no sockets at all
+        await thread.acquire_socket_slot()
+        sock = self._udp_socket()
+        wildcard = "::" if sock.family == socket.AF_INET6 else "0.0.0.0"
+        local = addr or wildcard
+        if _numeric(local) is None:
+            raise SocketError("ERROR", f"bind: not a numeric address: {local!r}")
+        try:
+            sock.bind(self._sockaddr(local, int(port or 0) & 0xFFFF))
+        except OSError as exc:
+            name = errno.errorcode.get(exc.errno or 0, "EUNKNOWN")
+            log.debug("bind %s:%s failed: %s", local, port, exc)
+            raise SocketError("ERROR", f"{name}: {exc.strerror or exc}") from None
+        self._note_local()
+
+    async def sendto(self, host: Any, port: Any, data: bytes | bytearray | str) -> None:
+        """``socket:sendto(host, port, data)``: one datagram to a numeric address.
+
+        The destination is checked first: a host of the input as for ``connect``, anything
+        else by :func:`check_discovery_target`. Names are refused (nmapx never resolves for a
+        script). Traced as Nmap traces a UDP send.
+        """
+        address, _name = _target(host)
+        number, _proto = _port(port)
+        ip = _numeric(address)
+        thread = current()
+        if ip is None:
+            ip = thread.engine.address_for_name(address)
+            if ip is None:
+                raise SocketError("ERROR", f"sendto: not a numeric address: {address!r}")
+        if isinstance(data, str):
+            payload = data.encode("utf-8", "surrogateescape")
+        elif isinstance(data, bytes | bytearray | memoryview):
+            payload = bytes(data)
+        else:
+            raise TypeError(f"bad argument #3 to 'sendto' (string expected, got {type(data)})")
+        check_discovery_target(thread, ip, self.interface)
+        await thread.acquire_socket_slot()
+        sock = self._udp_socket()
+        self._remote = (ip, number)
+        self._note_local()
+        if self._tracing():
+            self._trace(hexify(payload), TO)
+        ancillary = []
+        if self._interface is not None and sock.family == socket.AF_INET:
+            # struct in_pktinfo: ifindex, spec_dst (any), addr (unused on send)
+            info = struct.pack("@i4s4s", self._interface[1], bytes(4), bytes(4))
+            ancillary.append((socket.IPPROTO_IP, _IP_PKTINFO, info))
+        loop = asyncio.get_running_loop()
+        status: str | None = None
+        detail = None
+        timeout = asyncio.timeout_at(self._deadline())
+        try:
+            async with timeout:
+                while True:
+                    try:
+                        sock.sendmsg([payload], ancillary, 0, self._sockaddr(ip, number))
+                        break
+                    except (BlockingIOError, InterruptedError):
+                        ready = loop.create_future()
+                        loop.add_writer(sock.fileno(), ready.set_result, None)
+                        try:
+                            await ready
+                        finally:
+                            loop.remove_writer(sock.fileno())
+        except TimeoutError as exc:
+            status, detail = ("TIMEOUT" if timeout.expired() else "ERROR"), str(exc)
+        except OSError as exc:
+            status, detail = "ERROR", str(exc)
+        self._note_local()
+        self._trace("SEND", TO)
+        if status is not None:
+            log.debug("sendto %s:%d failed: %s (%s)", ip, number, status, detail)
+            raise SocketError(status, detail)
 
     # ------------------------------------------------------------------ info and close
     def get_info(self) -> tuple[str, int, str, int]:
@@ -707,3 +891,193 @@ class NseSocket:
                     sock.close()
                 except OSError:
                     pass
+
+
+# ---------------------------------------------------------------------------- discovery scope
+def interface_info(name: str) -> dict[str, Any] | None:
+    """``{"name", "index", "address", "netmask", "broadcast"}`` of an IPv4 interface, or None.
+
+    Read with the kernel's ioctls (no traffic, no privileges); the addresses are those of the
+    interface's primary IPv4 address, as ``nmap.get_interface_info`` reports them.
+    """
+    try:
+        index = socket.if_nametoindex(name)
+    except OSError:
+        return None
+    info: dict[str, Any] = {"name": name, "index": index}
+    request = struct.pack("256s", name.encode()[:15])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        for key, code in (
+            ("address", _SIOCGIFADDR),
+            ("netmask", _SIOCGIFNETMASK),
+            ("broadcast", _SIOCGIFBRDADDR),
+        ):
+            try:
+                answer = fcntl.ioctl(probe.fileno(), code, request)
+            except OSError:
+                info[key] = None
+                continue
+            info[key] = socket.inet_ntoa(answer[20:24])
+    return info
+
+
+def _is_broadcast_like(ip: str, interface: str | None) -> bool:
+    """Multicast, the limited broadcast, or the directed broadcast of ``interface``."""
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
+    if address.is_multicast or ip == _LIMITED_BROADCAST:
+        return True
+    if interface is None:
+        return False
+    info = interface_info(interface)
+    return bool(info and info.get("broadcast") == ip)
+
+
+def check_discovery_target(thread: ScriptThread, ip: str, interface: str | None) -> None:
+    """May this thread send a datagram to ``ip`` (through ``interface``)? Raises ScopeError.
+
+    nmapx's scope is the input's hosts (minus ``--exclude``). Discovery reaches beyond it by
+    nature, so it is allowed only when the *user* asked for it, never on a script's own
+    initiative:
+
+    * the script was selected by name or file path (not by a category or ``all``);
+    * the destination is not ``--exclude``d (and nothing at all under ``--no-network``);
+    * a multicast or broadcast destination is sent through the interface that the user named
+      in ``<script>.interface`` (the socket's :meth:`NseSocket.set_interface`), so it cannot
+      leave on any other network;
+    * a unicast destination is exactly the user's ``<script>.address``.
+
+    Without a scope (library use, ``allowed`` None) only ``--no-network`` applies.
+    """
+    from nmapx.nse.context import ScopeError
+    from nmapx.nse.scriptargs import arg_value
+
+    engine = thread.engine
+    if engine.settings.no_network:
+        raise ScopeError(f"network access refused (--no-network): {ip}")
+    if engine.allowed is None or engine.allowed(ip):
+        return
+    who = thread.script_id
+    if not thread.by_name:
+        raise ScopeError(
+            f"{ip} is not a host of the input; discovery traffic is sent only by a script"
+            f" selected by name (--script {who})"
+        )
+    excluded = getattr(engine, "excluded", None)
+    if excluded is not None and excluded(ip):
+        raise ScopeError(f"{ip} is excluded")
+    args = thread.settings.script_args
+    if _is_broadcast_like(ip, interface):
+        wanted = arg_value(args, f"{who}.interface")
+        if interface is None or not isinstance(wanted, str) or wanted != interface:
+            raise ScopeError(
+                f"{ip} is a multicast/broadcast address: it is sent to only through the"
+                f" interface the user names with {who}.interface"
+                f" (socket interface: {interface or 'none'})"
+            )
+        return
+    wanted_address = arg_value(args, f"{who}.address")
+    if not isinstance(wanted_address, str) or _numeric(wanted_address) != ip:
+        raise ScopeError(f"{ip} is not a host of the input and not the {who}.address the user gave")
+
+
+# ---------------------------------------------------------------------------- capture
+#: ``sll_pkttype`` of a packet the host itself sent (AF_PACKET).
+_PACKET_OUTGOING = 4
+_ETH_P_IP = 0x0800
+
+
+class UdpCapture:
+    """Incoming IPv4/UDP datagrams to one port on one interface, seen by a packet socket.
+
+    nmapx's narrow stand-in for NSE's ``pcap_open``/``pcap_receive``: when another program
+    holds the port a reply is addressed to, the kernel hands the reply to that program; a
+    packet socket (``AF_PACKET``, needs root or CAP_NET_RAW) still sees a copy. Only packets
+    arriving on ``interface`` with UDP destination port ``port`` (and source port
+    ``source_port`` if given) are returned; checksums are not verified (the kernel has).
+    """
+
+    def __init__(self, interface: str, port: int, source_port: int | None = None) -> None:
+        self.interface = interface
+        self.port = port
+        self.source_port = source_port
+        self._sock: socket.socket | None = None
+
+    def open(self) -> None:
+        """Open the packet socket; raises ``SocketError("ERROR")`` (e.g. without privilege)."""
+        thread = current()
+        if thread.settings.no_network:
+            thread.engine.check_target(self.interface)  # raises
+        try:
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(_ETH_P_IP))
+        except OSError as exc:
+            name = errno.errorcode.get(exc.errno or 0, "EUNKNOWN")
+            raise SocketError("ERROR", f"{name}: packet capture: {exc.strerror or exc}") from None
+        try:
+            sock.bind((self.interface, _ETH_P_IP))
+        except OSError as exc:
+            sock.close()
+            raise SocketError("ERROR", f"packet capture on {self.interface}: {exc}") from None
+        sock.setblocking(False)
+        self._sock = sock
+
+    def close(self) -> None:
+        if self._sock is not None:
+            NseSocket._close_fd(self._sock)
+            self._sock = None
+
+    def __enter__(self) -> UdpCapture:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @staticmethod
+    def parse(packet: bytes) -> tuple[str, int, str, int, bytes] | None:
+        """``(src, sport, dst, dport, payload)`` of an unfragmented IPv4/UDP packet."""
+        if len(packet) < 28 or packet[0] >> 4 != 4 or packet[9] != socket.IPPROTO_UDP:
+            return None
+        header = (packet[0] & 0x0F) * 4
+        total = int.from_bytes(packet[2:4], "big")
+        flags_fragment = int.from_bytes(packet[6:8], "big")
+        if header < 20 or flags_fragment & 0x3FFF or total > len(packet):
+            return None  # a fragment, or truncated
+        udp = packet[header:total]
+        if len(udp) < 8:
+            return None
+        sport, dport, length = struct.unpack("!HHH", udp[:6])
+        if length < 8 or length > len(udp):
+            return None
+        return (
+            socket.inet_ntoa(packet[12:16]),
+            sport,
+            socket.inet_ntoa(packet[16:20]),
+            dport,
+            bytes(udp[8:length]),
+        )
+
+    async def receive(self, timeout: float) -> tuple[bytes, str, int]:
+        """The next matching datagram as ``(payload, source address, source port)``.
+
+        Raises ``SocketError("TIMEOUT")`` when none arrives within ``timeout`` seconds.
+        """
+        if self._sock is None:
+            raise NotConnectedError("capture is not open")
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    packet, where = await loop.sock_recvfrom(self._sock, _UDP_RECV_SIZE + 60)
+                    if len(where) > 2 and where[2] == _PACKET_OUTGOING:
+                        continue
+                    parsed = self.parse(packet)
+                    if parsed is None:
+                        continue
+                    src, sport, _dst, dport, payload = parsed
+                    if dport != self.port:
+                        continue
+                    if self.source_port is not None and sport != self.source_port:
+                        continue
+                    return payload, src, sport
+        except TimeoutError:
+            raise SocketError("TIMEOUT") from None

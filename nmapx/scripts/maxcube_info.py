@@ -56,7 +56,9 @@ async def action(host: Any, port: Any) -> stdnse.OutputTable | None:
     sock.set_timeout(int(timeout * 1000))
     try:
         await sock.connect(host, port)
-        line = await sock.receive_buf(b"\n", True)
+        # receive_lines has one deadline for the whole read; receive_buf would wait up to the
+        # timeout *per read*, so a service sending a byte a second would keep it forever.
+        greeting = await sock.receive_lines(1)
     except SocketError as error:
         stdnse.debug(
             1,
@@ -68,4 +70,14 @@ async def action(host: Any, port: Any) -> stdnse.OutputTable | None:
         return None
     finally:
         sock.abort()
+    line, newline, _rest = greeting.partition(b"\n")
+    if not newline:
+        stdnse.debug(
+            1,
+            "no complete greeting line from %s:%s in %d bytes",
+            host.ip,
+            port.number,
+            len(greeting),
+        )
+        return None
     return parse_hello(line)
