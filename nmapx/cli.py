@@ -10,20 +10,29 @@ import argparse
 import logging
 import os
 import re
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from nmapx import __version__
-from nmapx.errors import ExitStatus, NmapxError
-from nmapx.pipeline import Outputs, process
+from nmapx.atomic import sniff
+from nmapx.commands import COMMANDS as EVERYDAY_COMMANDS
+from nmapx.commands import add_parsers as add_everyday_parsers
+from nmapx.commands import dispatch, progress_for, script_help
+from nmapx.errors import ExitStatus, InputError, NmapxError
+from nmapx.interrupt import SignalGuard, StopRequest
+from nmapx.pipeline import Outputs, Tally, process
 from nmapx.reader import read_document
 
 log = logging.getLogger("nmapx")
 
 EPILOG = """exit status: 0 success; 1 error (nothing written); 2 usage error;
 3 input ended early (every complete host kept, output closed validly);
-4 malformed parts of the input skipped (every other host kept)"""
+4 malformed parts of the input skipped (every other host kept);
+130/143 interrupted by SIGINT/SIGTERM (output closed validly, the rest passed through).
+With several inputs: the worst of their statuses (1, then 3, then 4)."""
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -51,6 +60,21 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("-oX", dest="xml", metavar="FILE", help="write Nmap XML to FILE ('-': stdout)")
     run.add_argument(
         "-oN", dest="normal", metavar="FILE", help="write Nmap normal output to FILE ('-': stdout)"
+    )
+    run.add_argument(
+        "--in-place",
+        dest="in_place",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="SUFFIX",
+        help="rewrite each INPUT file with its enriched XML, compressed as it was;"
+        " --in-place=SUFFIX keeps the original as INPUT+SUFFIX",
+    )
+    run.add_argument(
+        "--outdir",
+        metavar="DIR",
+        help="write each INPUT's enriched XML to DIR/<its file name>, compressed as it was",
     )
     run.add_argument("--html", metavar="FILE", help="also write the HTML report to FILE")
     run.add_argument("--template", metavar="DIR", help="report templates: DIR first, then nmapx's")
@@ -85,7 +109,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(subparser=run)
     demo.set_defaults(subparser=demo)
-    for sub in (run, demo, report):
+    everyday = add_everyday_parsers(commands)  # scripts, plan, diff (nmapx.commands)
+    for sub in (run, demo, report, *everyday):
         sub.add_argument("-v", dest="verbose", action="count", default=0, help="more messages")
         sub.add_argument("-d", dest="debug", action="count", default=0, help="debugging output")
     return parser
@@ -145,17 +170,40 @@ def _add_script_options(run: argparse.ArgumentParser) -> None:
         action="store_true",
         help="evaluate rules and run offline actions only; any socket use is refused",
     )
+    scripts.add_argument(
+        "--script-help",
+        action="append",
+        metavar="EXPR",
+        help="show help about the scripts EXPR selects and exit (like nmap --script-help)",
+    )
+    scripts.add_argument(
+        "--stats-every",
+        metavar="TIME",
+        help="print a progress line every TIME (5s, 1m), like Nmap; a terminal gets a live"
+        " status line anyway",
+    )
 
 
 _LEVEL_OPTION = re.compile(r"^-([vd])(\d+)$")
 
 
 def _expand_levels(argv: Sequence[str]) -> list[str]:
-    """Nmap accepts ``-d2`` and ``-v3`` as well as ``-dd`` and ``-vvv``."""
+    """Nmap accepts ``-d2`` and ``-v3`` as well as ``-dd`` and ``-vvv``.
+
+    ``--in-place`` takes its suffix only as ``--in-place=SUFFIX``, like sed's: a bare
+    ``--in-place`` (or an abbreviation of it) must never swallow the INPUT after it.
+    """
     expanded = []
     for arg in argv:
+        if arg == "--":
+            expanded.extend(argv[len(expanded) :])
+            break
         match = _LEVEL_OPTION.match(arg)
-        expanded.append("-" + match[1] * int(match[2]) if match and int(match[2]) > 0 else arg)
+        if match and int(match[2]) > 0:
+            arg = "-" + match[1] * int(match[2])
+        elif len(arg) >= 4 and "--in-place".startswith(arg):
+            arg = "--in-place="
+        expanded.append(arg)
     return expanded
 
 
@@ -173,7 +221,129 @@ def _setup_logging(verbose: int, debug: int) -> None:
         root.setLevel(logging.WARNING)
 
 
+#: How bad each input's status is, for the status of a run over several inputs: an input
+#: that produced nothing (1) outranks one that ended early (3), which outranks one whose
+#: malformed parts were skipped (4); an interruption (130/143) outranks them all.
+_SEVERITY = {
+    ExitStatus.OK: 0,
+    ExitStatus.DAMAGED: 1,
+    ExitStatus.INCOMPLETE: 2,
+    ExitStatus.ERROR: 3,
+}
+
+
+def worst(first: ExitStatus, second: ExitStatus) -> ExitStatus:
+    """The worse of two inputs' statuses (see :data:`_SEVERITY`)."""
+    return max(first, second, key=lambda status: _SEVERITY.get(status, 3))
+
+
+def _check_outputs(args: argparse.Namespace, inputs: list[str], parser: Any) -> None:
+    """Refuse output combinations that cannot mean anything, before any input is read."""
+    several = len(inputs) > 1
+    if args.in_place is not None and args.outdir is not None:
+        parser.error("--in-place and --outdir exclude each other")
+    for option, value in (("--in-place", args.in_place), ("--outdir", args.outdir)):
+        if value is None:
+            continue
+        if "-" in inputs:
+            parser.error(f"{option} writes one file per INPUT file; stdin cannot be one (use -oX)")
+        if args.xml is not None:
+            parser.error(f"{option} writes the XML of each INPUT; -oX cannot be given too")
+    if several and (args.xml is not None or args.normal not in (None, "-")):
+        parser.error(
+            "several inputs: -oX and -oN FILE take one input"
+            " (use --outdir DIR or --in-place for the XML of each)"
+        )
+    if args.xml == "-" and args.normal == "-":
+        parser.error("-oX - and -oN - would both write to stdout; send one of them to a file")
+    if args.html is not None and several:
+        parser.error("--html takes one input; use 'nmapx report' to merge several scans")
+    if args.in_place:
+        if "/" in args.in_place:
+            parser.error("--in-place=SUFFIX: the suffix cannot contain '/'")
+    if args.in_place is not None:
+        seen: dict[str, str] = {}
+        for path in inputs:
+            real = os.path.realpath(path)
+            if real in seen:
+                parser.error(f"--in-place: {seen[real]} and {path} are the same file")
+            seen[real] = path
+    if args.outdir is not None:
+        targets: dict[str, str] = {}
+        for path in inputs:
+            target = os.path.join(args.outdir, os.path.basename(path))
+            if target in targets:
+                parser.error(
+                    f"--outdir: {targets[target]} and {path} would both be written to {target}"
+                )
+            targets[target] = path
+            if os.path.realpath(target) == os.path.realpath(path):
+                parser.error(f"--outdir: {target} is the INPUT itself (use --in-place)")
+
+
+def _file_output(path: str, args: argparse.Namespace) -> tuple[str, str | None, str | None]:
+    """``--in-place``/``--outdir``: (XML output path, compression, backup path) for ``path``.
+
+    The output is compressed as the input is (gzip or bzip2, recognised by content as the
+    reader does), so a rewritten archive stays what it was. A missing or special file is
+    reported here, as one line, like any unreadable input.
+    """
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError("not a regular file (--in-place and --outdir need files)", source=path)
+        compress = sniff(path)
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), source=path) from None
+    if args.in_place is not None:
+        real = os.path.realpath(path)  # a symbolic link stays a link to the new file
+        return real, compress, real + args.in_place if args.in_place else None
+    return os.path.join(args.outdir, os.path.basename(path)), compress, None
+
+
+def _build_engine(args: argparse.Namespace) -> tuple[Any, Any]:
+    """A fresh engine and scope: each input is a scan of its own (registry, post-rules)."""
+    from nmapx.session import ScriptOptions, build
+
+    return build(
+        ScriptOptions(
+            scripts=args.scripts,
+            script_args=args.script_args,
+            script_args_file=args.script_args_file,
+            script_timeout=args.script_timeout,
+            host_timeout=args.host_timeout,
+            max_parallelism=args.max_parallelism,
+            max_host_parallelism=args.max_host_parallelism,
+            script_trace=args.script_trace,
+            verbosity=args.verbose,
+            debugging=args.debug,
+            no_network=args.no_network,
+            exclude=args.exclude,
+            exclude_file=args.exclude_file,
+        )
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def interruption_summary(stop: StopRequest, tally: Tally, not_started: int) -> str:
+    """The one line that says what an interrupted run wrote."""
+    line = (
+        f"interrupted by {stop.name}: {_plural(tally.enriched, 'host')} enriched,"
+        f" {tally.unchanged} passed through unchanged"
+    )
+    if tally.cancelled:
+        line += f" ({tally.cancelled} of them cut off mid-probe)"
+    if not_started:
+        line += f"; {_plural(not_started, 'input')} not started"
+    return line
+
+
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.script_help:
+        return script_help(args.script_help)  # like nmap: help, then exit
     inputs = list(args.inputs)
     if not inputs:
         if sys.stdin.isatty():
@@ -181,47 +351,72 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 "no INPUT given and stdin is a terminal (pipe Nmap XML in, or name a file)"
             )
         inputs = ["-"]
-    if len(inputs) > 1 and (args.xml is not None or args.normal not in (None, "-")):
-        parser.error("several inputs are only printed as normal output; give -oX/-oN one input")
-    if args.xml == "-" and args.normal == "-":
-        parser.error("-oX - and -oN - would both write to stdout; send one of them to a file")
-    if args.html is not None and len(inputs) > 1:
-        parser.error("--html takes one input; use 'nmapx report' to merge several scans")
-    outputs = Outputs(xml=args.xml, normal=args.normal, html=args.html, template=args.template)
-    if outputs.xml is None and outputs.normal is None:
-        outputs.normal = "-"  # like nmap: normal output on the screen by default
-    engine = scope = None
-    if args.scripts:
-        from nmapx.session import ScriptOptions, build
-
-        engine, scope = build(
-            ScriptOptions(
-                scripts=args.scripts,
-                script_args=args.script_args,
-                script_args_file=args.script_args_file,
-                script_timeout=args.script_timeout,
-                host_timeout=args.host_timeout,
-                max_parallelism=args.max_parallelism,
-                max_host_parallelism=args.max_host_parallelism,
-                script_trace=args.script_trace,
-                verbosity=args.verbose,
-                debugging=args.debug,
-                no_network=args.no_network,
-                exclude=args.exclude,
-                exclude_file=args.exclude_file,
-            )
-        )
-    status = ExitStatus.OK
-    for path in inputs:
+    _check_outputs(args, inputs, parser)
+    per_file = args.in_place is not None or args.outdir is not None
+    normal = args.normal
+    if args.xml is None and normal is None and not per_file:
+        normal = "-"  # like nmap: normal output on the screen by default
+    first_engine = _build_engine(args) if args.scripts else None  # bad options fail here
+    if args.outdir is not None:
         try:
-            outputs.label = "<stdin>" if path == "-" else Path(path).name
-            document = read_document(path, parse_hosts=engine is not None or outputs.looks_inside)
-            result = process(document, outputs, engine, scope)
-        except NmapxError as exc:
-            log.error("%s", exc)
-            result = exc.status
-        status = max(status, result)
-    return int(status)
+            os.makedirs(args.outdir, exist_ok=True)
+        except OSError as exc:
+            log.error("%s: cannot create the directory: %s", args.outdir, exc.strerror or exc)
+            return int(ExitStatus.ERROR)
+    stop = StopRequest()
+    tally = Tally()
+    status = ExitStatus.OK
+    not_started = 0
+    with SignalGuard(stop):
+        for index, path in enumerate(inputs):
+            if stop.requested:
+                not_started = len(inputs) - index
+                break
+            try:
+                engine, scope = (None, None)
+                if args.scripts:
+                    engine, scope = first_engine if index == 0 else _build_engine(args)
+                outputs = Outputs(
+                    xml=args.xml,
+                    normal=normal,
+                    html=args.html,
+                    template=args.template,
+                    label="<stdin>" if path == "-" else Path(path).name,
+                )
+                if per_file:
+                    outputs.xml, outputs.xml_compress, outputs.xml_backup = _file_output(path, args)
+                    outputs.keep_damaged = args.in_place is None
+                document = read_document(
+                    path, parse_hosts=engine is not None or outputs.looks_inside
+                )
+                with progress_for(args, path, engine):
+                    result = process(document, outputs, engine, scope, stop=stop, tally=tally)
+            except NmapxError as exc:
+                log.error("%s", exc)
+                result = exc.status
+            status = worst(status, result)
+    code = int(status)
+    if stop.requested:
+        log.error("%s", interruption_summary(stop, tally, not_started))
+        code = stop.exit_status
+    if tally.stranded:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(status: int) -> None:
+    """End the process without interpreter shutdown, every output already committed.
+
+    A reader thread blocked in a read of a pipe that never ended holds stdin's lock, and
+    Python's shutdown would wait for that lock and then abort; nothing is left to clean up.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    logging.shutdown()
+    os._exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nmapx.report.command import make_report
 
             return int(make_report(args.inputs, args.format, args.output, args.template))
+        if args.command in EVERYDAY_COMMANDS:
+            return dispatch(args)
         return _run(args, args.subparser)
     except NmapxError as exc:  # bad --script/--script-args: refused before any probe
         log.error("%s", exc)

@@ -7,6 +7,13 @@ receive every piece in input order (a host waits for its own probes and for the 
 it, nothing else). Pre-rules finish before the first host is written; post-rules run once the
 last host is done, before ``<runstats>``.
 
+Interruptions (:mod:`nmapx.interrupt`): once a stop is requested, no new host is probed and
+post-rules do not run; hosts whose probes are in flight get the grace period to finish, then
+their probes are cancelled and they are written unchanged (each host is either enriched by
+all of its scripts or left as it was, never half). The rest of the input is passed through,
+to its end for a regular file; a pipe is read for the rest of the grace period at most and
+the document is then closed after its last complete piece, as an input that ended early.
+
 The CLI and the tests call these same functions.
 """
 
@@ -14,16 +21,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import socket
+import stat
 import threading
 from collections import deque
-from contextlib import ExitStack
+from collections.abc import Awaitable, Coroutine, Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nmapx.atomic import AtomicOutput
-from nmapx.errors import ExitStatus
+from nmapx.errors import ExitStatus, NmapxError
+from nmapx.interrupt import CANCEL_SECONDS, SIGNALS, ReadCut, ReadDeadline, StopRequest
 from nmapx.model import Host
-from nmapx.reader import Document, Epilogue, Item, TopLevelItem, Truncation
+from nmapx.reader import Document, Epilogue, Item, Prologue, TopLevelItem, Truncation
+from nmapx.source import InputSource
 from nmapx.writers.xml import XmlWriter
 
 if TYPE_CHECKING:
@@ -34,6 +48,23 @@ log = logging.getLogger(__name__)
 
 #: Pieces read ahead of the writers at most (bounds memory when probes are slow).
 READ_AHEAD = 4096
+_T = TypeVar("_T")
+
+
+class InterruptedEarly(NmapxError):
+    """The run was interrupted before the input's ``<nmaprun>`` had been read: no output."""
+
+
+class LeftAsItWas(NmapxError):
+    """A damaged or truncated input that ``--in-place`` does not rewrite."""
+
+    def __init__(self, source: str, status: ExitStatus) -> None:
+        super().__init__(
+            "left as it was: --in-place rewrites only inputs read without damage"
+            " (-oX writes a repaired copy)",
+            source=source,
+        )
+        self.status = status
 
 
 @dataclass
@@ -47,6 +78,14 @@ class Outputs:
     template: str | None = None
     #: The scan's name in the report.
     label: str = ""
+    #: Compress the XML file ("gzip"/"bzip2"), as its input was (``--in-place``, ``--outdir``).
+    xml_compress: str | None = None
+    #: Keep the file that the XML output replaces under this name (``--in-place=SUFFIX``).
+    xml_backup: str | None = None
+    #: Commit the outputs of a damaged or truncated input too (its repaired, validly closed
+    #: document). ``--in-place`` says no: rewriting would drop the damaged parts' bytes from
+    #: the only copy of the scan.
+    keep_damaged: bool = True
 
     @property
     def looks_inside(self) -> bool:
@@ -54,10 +93,30 @@ class Outputs:
         return self.normal is not None or self.html is not None
 
 
+@dataclass
+class Tally:
+    """What became of the hosts of one or more documents (for the interruption message)."""
+
+    #: Hosts whose script scan ran to its end (whether or not it found anything).
+    enriched: int = 0
+    #: Hosts written as they were read: no scripts, read after the stop, or cancelled.
+    unchanged: int = 0
+    #: Of ``unchanged``: hosts whose probes were cancelled when the grace period ended.
+    cancelled: int = 0
+    #: Inputs whose reading was stopped before their end (pipes, after the grace period).
+    cut: int = 0
+    #: A reader thread is still blocked in a read of a pipe that never ended: the process
+    #: must end with ``os._exit`` (interpreter shutdown would wait for the stdin lock that
+    #: thread holds, then abort).
+    stranded: bool = False
+
+
 def _open_writers(stack: ExitStack, outputs: Outputs) -> list[Any]:
     writers: list[Any] = []
     if outputs.xml is not None:
-        xml_out = stack.enter_context(AtomicOutput(outputs.xml))
+        xml_out = stack.enter_context(
+            AtomicOutput(outputs.xml, compress=outputs.xml_compress, backup=outputs.xml_backup)
+        )
         writers.append(XmlWriter(xml_out, flush_hosts=xml_out.is_stdout))
     if outputs.normal is not None:
         from nmapx.writers.normal_stream import NormalWriter
@@ -72,27 +131,111 @@ def _open_writers(stack: ExitStack, outputs: Outputs) -> list[Any]:
     return writers
 
 
+def reads_to_end(source: InputSource) -> bool:
+    """Whether an interrupted run still reads ``source`` to its end: yes for regular files
+    (their end is near and known), no for pipes, terminals and sockets (a live Nmap may go
+    on writing for hours)."""
+    try:
+        info = os.fstat(0) if source.is_stdin else os.stat(source.path)
+    except (OSError, ValueError):
+        return True  # the reader reports what is wrong with it
+    return stat.S_ISREG(info.st_mode)
+
+
 def process(
     document: Document,
     outputs: Outputs,
     engine: ScriptEngine | None = None,
     scope: Scope | None = None,
+    *,
+    stop: StopRequest | None = None,
+    tally: Tally | None = None,
 ) -> ExitStatus:
     """Stream ``document`` to ``outputs``, running ``engine``'s scripts if one is given.
 
     Output files are committed only when the whole input was read (damaged or not: the
-    output is then a valid document holding everything that could be kept). An exception
-    leaves every previous output file untouched.
+    output is then a valid document holding everything that could be kept), or, after a
+    ``stop`` request, when everything read so far has been written and closed validly. An
+    exception leaves every previous output file untouched. ``tally`` counts what became of
+    the hosts.
     """
+    stop = stop if stop is not None else StopRequest()
+    tally = tally if tally is not None else Tally()
+    to_end = reads_to_end(document.source)
     with ExitStack() as stack:
         writers = _open_writers(stack, outputs)
         if engine is None:
-            for item in document:
-                for writer in writers:
-                    writer.write(item)
+            _pass_through(document, writers, stop, tally, to_end)
         else:
-            asyncio.run(_enrich(document, writers, engine, scope))
+            asyncio.run(_enrich(document, writers, engine, scope, stop, tally, to_end))
+        if document.status != ExitStatus.OK and not outputs.keep_damaged:
+            raise LeftAsItWas(document.source.name, document.status)  # nothing is committed
     return document.status
+
+
+def _write(writers: list[Any], item: Item) -> None:
+    for writer in writers:
+        writer.write(item)
+
+
+def _pass_through(
+    document: Document, writers: list[Any], stop: StopRequest, tally: Tally, to_end: bool
+) -> None:
+    """The synchronous path: every piece to every writer, in order."""
+    if to_end:
+        for item in document:
+            _write(writers, item)
+        tally.unchanged += document.hosts_read
+        return
+    last: Item | None = None
+    hosts = 0
+    cut = False
+    with ReadDeadline(stop) as deadline:
+        try:
+            for item in document:
+                deadline.writing = True
+                _write(writers, item)
+                deadline.writing = False
+                last = item
+                if type(item) is Host:
+                    hosts += 1
+                if deadline.expired:
+                    cut = True
+                    break
+        except ReadCut:
+            cut = True
+    tally.unchanged += hosts
+    if cut:
+        _close_cut(writers, last, document, tally)
+
+
+def _end_of(item: Item) -> tuple[int, int]:
+    """(line, byte offset) just after a piece: where a cut input stopped being read."""
+    if isinstance(item, Prologue):
+        return item.raw.count(b"\n") + 1, len(item.raw)
+    if isinstance(item, Host | TopLevelItem):
+        return item.line + item.raw.count(b"\n"), item.offset + len(item.raw)
+    return 0, 0
+
+
+def _close_cut(writers: list[Any], last: Item | None, document: Document, tally: Tally) -> None:
+    """Close a document whose reading was stopped, after its last complete piece."""
+    tally.cut += 1
+    if last is None:
+        raise InterruptedEarly(
+            "interrupted before the document began: nothing written", source=document.source.name
+        )
+    if isinstance(last, Epilogue | Truncation):
+        return  # already closed
+    line, offset = _end_of(last)
+    log.warning(
+        "%s:%d: warning: reading stopped after the interrupt (the input had not ended);"
+        " the output ends after the last complete piece (byte %d)",
+        document.source.name,
+        line,
+        offset,
+    )
+    _write(writers, Truncation(b"\n", line, None, offset, None, None))
 
 
 class _End:
@@ -109,18 +252,29 @@ def _start_reader(
     room = threading.Semaphore(READ_AHEAD)
     stop = threading.Event()
 
+    def hand(item: Any) -> bool:
+        if stop.is_set():
+            return False
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: the run abandoned this reader
+            return False
+        return True
+
     def produce() -> None:
+        # Ctrl-C and SIGTERM must reach the main thread, whose handler runs at once; a
+        # signal delivered to this thread would wait until the main thread next wakes.
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
             for item in document:
                 while not room.acquire(timeout=0.5):
                     if stop.is_set():
                         return
-                if stop.is_set():
+                if not hand(item):
                     return
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            loop.call_soon_threadsafe(queue.put_nowait, _End())
+            hand(_End())
         except BaseException as exc:  # handed to the loop, which re-raises it
-            loop.call_soon_threadsafe(queue.put_nowait, _End(exc))
+            hand(_End(exc))
 
     thread = threading.Thread(target=produce, name="nmapx-reader", daemon=True)
     thread.start()
@@ -134,21 +288,132 @@ def _is_closing(item: Item) -> bool:
     return isinstance(item, TopLevelItem) and item.name in ("runstats", "postscript")
 
 
+class _Probes:
+    """The probe tasks of one run, and the grace period that bounds them after a stop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, stop: StopRequest) -> None:
+        self.loop = loop
+        self.stop = stop
+        #: Set when the grace period is over: tasks still running are cancelled.
+        self.expired = asyncio.Event()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        #: Reading was given up: a pipe that had not ended when the grace period was over.
+        self.abandoned = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def on_stop(self) -> None:
+        """Called in the signal handler (on the loop's own thread, between two bytecodes)."""
+        self.loop.call_soon_threadsafe(self._schedule_expiry)
+
+    def _schedule_expiry(self) -> None:
+        if self._timer is None:
+            self._timer = self.loop.call_later(self.stop.remaining(), self._expire)
+
+    def _expire(self) -> None:
+        self.expired.set()
+        for task in self.tasks:
+            task.cancel()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def start(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        if self.expired.is_set():
+            task.cancel()
+        return task
+
+    async def settle(self, task: asyncio.Task[Any]) -> bool:
+        """Wait for ``task`` (bounded after a stop); True if it ran to its end."""
+        while not task.done():
+            if self.expired.is_set():
+                await asyncio.wait({task}, timeout=CANCEL_SECONDS)
+                break
+            expiry = asyncio.ensure_future(self.expired.wait())
+            try:
+                await asyncio.wait({task, expiry}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                expiry.cancel()
+        return task.done() and not task.cancelled()
+
+    async def run(self, job: Awaitable[_T]) -> _T | None:
+        """Run a whole phase (pre- or post-rules) as a probe: None if it was cancelled."""
+        task = self.start(_as_coroutine(job))
+        if await self.settle(task):
+            return task.result()
+        return None
+
+
+async def _as_coroutine(job: Awaitable[_T]) -> _T:
+    return await job
+
+
 async def _enrich(
-    document: Document, writers: list[Any], engine: ScriptEngine, scope: Scope | None
+    document: Document,
+    writers: list[Any],
+    engine: ScriptEngine,
+    scope: Scope | None,
+    stop: StopRequest,
+    tally: Tally,
+    to_end: bool,
 ) -> None:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    reader, room, stop = _start_reader(document, loop, queue)
+    reader, room, halt = _start_reader(document, loop, queue)
+    probes = _Probes(loop, stop)
     try:
-        engine.announce_start()
-        prescript = await engine.run_prerules()
-        for writer in writers:
-            writer.prescript = prescript
-        await _stream(queue, room, writers, engine, scope)
+        with _wake_on_signals(loop), stop.listening(probes.on_stop):
+            engine.announce_start()
+            prescript = await probes.run(engine.run_prerules())
+            for writer in writers:
+                writer.prescript = prescript or []
+            await _stream(queue, room, writers, engine, scope, probes, tally, to_end, document)
     finally:
-        stop.set()
-        await asyncio.to_thread(reader.join, 5)
+        probes.close()
+        halt.set()
+        if not probes.abandoned:
+            # A file's reader ends at once; a pipe's may be blocked in a read that only the
+            # other end can finish (a failed output while Nmap still scans): wait briefly.
+            await asyncio.to_thread(reader.join, 5 if to_end else 0.5)
+        # A reader still blocked in a read of a pipe is a daemon thread that ends with the
+        # process, which must then end without interpreter shutdown (see Tally.stranded).
+        tally.stranded = tally.stranded or reader.is_alive()
+
+
+@contextmanager
+def _wake_on_signals(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """Wake the event loop when a signal arrives, whichever thread the kernel gave it to.
+
+    Python runs signal handlers in the main thread only, the next time it executes
+    bytecode; a loop asleep in ``select`` would not notice a signal that another thread
+    (an executor's) received. ``signal.set_wakeup_fd`` makes the C-level handler write a
+    byte to a socket the loop watches, as ``loop.add_signal_handler`` does, while nmapx's
+    own handler (which must also act while the loop is busy: the second Ctrl-C) stays.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    receive, send = socket.socketpair()
+    receive.setblocking(False)
+    send.setblocking(False)
+
+    def drain() -> None:
+        with suppress(OSError):
+            while receive.recv(4096):
+                pass
+
+    loop.add_reader(receive.fileno(), drain)
+    previous = signal.set_wakeup_fd(send.fileno(), warn_on_full_buffer=False)
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        loop.remove_reader(receive.fileno())
+        receive.close()
+        send.close()
 
 
 async def _run_host(engine: ScriptEngine, host: Host) -> None:
@@ -166,55 +431,136 @@ async def _stream(
     writers: list[Any],
     engine: ScriptEngine,
     scope: Scope | None,
+    probes: _Probes,
+    tally: Tally,
+    to_end: bool,
+    document: Document,
 ) -> None:
-    """Start each host's probes as it arrives; write pieces in input order as they are done."""
+    """Start each host's probes as it arrives; write pieces in input order as they are done.
+
+    After a stop, a pipe that has not ended when the grace period is over is abandoned
+    (``probes.abandoned``): what has arrived is written and the document closed after it.
+    """
+    stop = probes.stop
     pending: deque[tuple[Item, asyncio.Task[None] | None]] = deque()
     postrules_done = False
+    last: Item | None = None
 
     async def write_ready(wait: bool) -> None:
-        nonlocal postrules_done
+        nonlocal postrules_done, last
         while pending:
             item, task = pending[0]
             if task is not None:
                 if not task.done() and not wait:
                     return
-                await task
+                if await probes.settle(task):
+                    tally.enriched += 1
+                else:  # cancelled: all or nothing, the host is written as it was read
+                    assert isinstance(item, Host)
+                    item.port_results.clear()
+                    item.host_results.clear()
+                    tally.unchanged += 1
+                    tally.cancelled += 1
+            elif isinstance(item, Host):
+                tally.unchanged += 1
             if _is_closing(item) and not postrules_done:
                 postrules_done = True
-                results = await engine.run_postrules()
-                for writer in writers:
-                    writer.postscript = results
+                if not stop.requested:
+                    await new_targets()
+                    results = await probes.run(engine.run_postrules())
+                    for writer in writers:
+                        writer.postscript = results or []
             pending.popleft()
-            for writer in writers:
-                writer.write(item)
+            _write(writers, item)
+            if progress is not None and isinstance(item, Host):
+                progress.host_done(item.offset + len(item.raw))
+            last = item
             room.release()
 
-    getter: asyncio.Future[Any] | None = None
-    while True:
-        # Wake for the next piece, or for the oldest host's probes to finish: a finished
-        # host is written at once, even while the producer (a live Nmap) is still scanning.
-        if getter is None:
-            getter = asyncio.ensure_future(queue.get())
-        waits: set[asyncio.Future[Any]] = {getter}
-        if pending and pending[0][1] is not None and not pending[0][1].done():
-            waits.add(pending[0][1])
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        await write_ready(wait=False)
-        if not getter.done():
-            continue
-        item = getter.result()
-        getter = None
-        if isinstance(item, _End):
-            await write_ready(wait=True)
-            if item.error is not None:
-                raise item.error
-            if not postrules_done:
-                await engine.run_postrules()  # no closing piece: results have nowhere to go
+    async def new_targets() -> None:
+        """Hosts that scripts offered with ``newtargets`` (:mod:`nmapx.nse.target`) come
+        after the input's last host, where Nmap scans its own new targets; each is scripted
+        (all at once) and written like a host of the input."""
+        from nmapx.nse.target import take_hosts
+
+        hosts = take_hosts(engine, document.context)
+        if stop.requested:
             return
+        started = []
+        for host in hosts:
+            if scope is not None:
+                scope.add_host(host.address, ())
+            started.append((host, probes.start(_run_host(engine, host))))
+        for host, task in started:
+            if await probes.settle(task):
+                tally.enriched += 1
+            else:
+                host.port_results.clear()
+                host.host_results.clear()
+                tally.unchanged += 1
+                tally.cancelled += 1
+            _write(writers, host)
+
+    progress = getattr(engine, "progress", None)  # nmapx.progress.Progress, if shown
+
+    def accept(item: Item) -> None:
         task = None
-        if isinstance(item, Host):
+        if progress is not None and isinstance(item, Host):
+            progress.host_read()
+        if isinstance(item, Host) and not stop.requested:
             if scope is not None:
                 scope.add_host(item.address, item.hostnames())
-            task = asyncio.create_task(_run_host(engine, item))
+            task = probes.start(_run_host(engine, item))
         pending.append((item, task))
-        await write_ready(wait=False)
+
+    async def finish(end: _End) -> None:
+        await write_ready(wait=True)
+        if end.error is not None:
+            raise end.error
+        if not postrules_done and not stop.requested:
+            await probes.run(engine.run_postrules())  # no closing piece: nowhere to write
+
+    getter: asyncio.Future[Any] | None = None
+    expiry: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            # Wake for the next piece, or for the oldest host's probes to finish: a finished
+            # host is written at once, even while the producer (a live Nmap) is still
+            # scanning. A pipe also wakes the loop when the grace period after a stop ends.
+            if getter is None:
+                getter = asyncio.ensure_future(queue.get())
+            waits: set[asyncio.Future[Any]] = {getter}
+            if pending and pending[0][1] is not None and not pending[0][1].done():
+                waits.add(pending[0][1])
+            if not to_end:
+                if expiry is None:
+                    expiry = asyncio.ensure_future(probes.expired.wait())
+                waits.add(expiry)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if expiry is not None and expiry.done() and not getter.done():
+                # The pipe has not ended within the grace period: write what has arrived,
+                # then close the document after it.
+                getter.cancel()
+                getter = None
+                while not queue.empty():
+                    item = queue.get_nowait()
+                    if isinstance(item, _End):
+                        return await finish(item)
+                    accept(item)
+                probes.abandoned = True
+                await write_ready(wait=True)
+                _close_cut(writers, last, document, tally)
+                return
+            await write_ready(wait=False)
+            if not getter.done():
+                continue
+            item = getter.result()
+            getter = None
+            if isinstance(item, _End):
+                return await finish(item)
+            accept(item)
+            await write_ready(wait=False)
+    finally:
+        for future in (getter, expiry):
+            if future is not None:
+                future.cancel()

@@ -13,7 +13,8 @@ def test_several_inputs_cannot_share_one_xml_file(tmp_path: Path) -> None:
     result = run_nmapx("run", str(DEMO_SCAN), str(DEMO_SCAN), "-oX", str(tmp_path / "x.xml"))
     assert result.returncode == 2
     assert result.stderr.decode().splitlines()[-1] == (
-        "nmapx run: error: several inputs are only printed as normal output; give -oX/-oN one input"
+        "nmapx run: error: several inputs: -oX and -oN FILE take one input"
+        " (use --outdir DIR or --in-place for the XML of each)"
     )
     assert not (tmp_path / "x.xml").exists()
 
