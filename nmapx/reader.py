@@ -37,6 +37,7 @@ from nmapx.xmlscan import (
     Tag,
     find_element_end,
     markup_at,
+    never_completes,
     plain_host_end,
 )
 
@@ -65,18 +66,28 @@ MAX_SEGMENT = 256 << 20
 MAX_EPILOGUE = 1 << 20
 _COMPACT_AT = 1 << 20
 _WHITESPACE = b" \t\r\n"
+_ROOT_END = re.compile(rb"</nmaprun[ \t\r\n]*>")
 _ENTITY_REF = re.compile(rb"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)[^;\s<&]*;?")
 
 
+#: libxml2's nesting limit without ``huge_tree`` (the tree builder enforces it, a parser target
+#: does not): ``<nmaprun>`` counts as 1, so a host may hold 255 levels of elements.
+MAX_DEPTH = 256
+
+
 class _WellFormedness:
-    """A parser target that builds nothing: libxml2 still checks every byte it is fed."""
+    """A parser target that builds nothing: libxml2 still checks every byte it is fed.
+
+    No ``start``/``end`` methods on purpose: lxml would call them for every element, which
+    costs more than building the tree this target exists to avoid.
+    """
 
     def close(self) -> None:
         return None
 
 
 def _new_checker() -> etree.XMLParser:
-    """A tree-less parser for hosts nobody will look inside (pure pass-through)."""
+    """A tree-less parser that checks one host at a time (see :meth:`_Reader.check_host`)."""
     return etree.XMLParser(
         target=_WellFormedness(),
         resolve_entities=False,
@@ -84,6 +95,13 @@ def _new_checker() -> etree.XMLParser:
         load_dtd=False,
         dtd_validation=False,
         huge_tree=False,
+    )
+
+
+def _new_strict() -> etree.XMLParser:
+    """A one-shot parser for a piece checked on its own (never shared between threads)."""
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False
     )
 
 
@@ -225,7 +243,9 @@ class _Reader:
         self.eof = False
         self.parser = _new_parser()
         #: Checks hosts without building them (see Document.parse_hosts), else None.
-        self.checker = None if document.parse_hosts else _new_checker()
+        self.checker: etree.XMLParser | None = None
+        if not document.parse_hosts:
+            self.checker = _new_checker()
         self.root: etree._Element | None = None
         self.xml_decl = b""
         self.hosts = 0
@@ -279,6 +299,12 @@ class _Reader:
                 tag = markup_at(self.buf, index)
                 if tag is not None:
                     return tag
+            # Damage no further input can mend (see never_completes); looked for again only
+            # when new bytes bring a '<', so a huge incomplete tag costs linear time.
+            if checked == index or self.buf.find(b"<", checked) != -1:
+                restart = never_completes(self.buf, index)
+                if restart is not None:
+                    return Tag("damaged", b"", index, restart)
             checked = max(index, len(self.buf) - 1)
             if len(self.buf) - index > MAX_SEGMENT:
                 line, column, offset = self.where(index)
@@ -293,7 +319,7 @@ class _Reader:
         prologue = self.read_prologue()
         yield prologue
         if prologue.empty_root:
-            yield Epilogue(b"", self.read_rest())
+            yield Epilogue(b"", self.checked_rest(b""))
             return
         yield from self.read_body()
 
@@ -386,8 +412,6 @@ class _Reader:
                 if event == "start" and element.tag == "nmaprun":
                     self.root = element
             self.doc.context.xml_declaration = self.xml_decl
-            if self.checker is not None:
-                self.checker.feed(self.xml_decl + b"<nmaprun>")
         except etree.XMLSyntaxError as exc:
             line, column, offset = self.where(self.pos)
             raise InputError(
@@ -414,10 +438,53 @@ class _Reader:
         self.advance(len(self.buf))
         return rest
 
+    def checked_rest(self, before: bytes) -> bytes:
+        """What follows the root element, dropped (and reported) unless it is well-formed.
+
+        ``before`` (the root's end tag, if it has one) is fed to the parser first.
+        """
+        rest = self.read_rest()
+        try:
+            if b"\x00" in rest:  # libxml2 would stop there silently (see parse)
+                raise etree.XMLSyntaxError("NUL byte (XML 1.0 forbids it)", 0, 0, 0)
+            self.parser.feed(before + rest)
+            self.parser.close()
+        except etree.XMLSyntaxError as exc:
+            self.doc.problem(
+                "error",
+                f"content after </nmaprun> dropped: {_message(exc)}",
+                self.line,
+                None,
+                self.base + self.pos,
+                ExitStatus.DAMAGED,
+            )
+            return b"\n"
+        return rest
+
+    def clean_gap(self, index: int) -> bytes:
+        """The bytes between the last piece and ``buf[index]``: whitespace, normally.
+
+        Nmap writes nothing but whitespace between the children of ``<nmaprun>``. Anything
+        else there (stray text, a bare ``&``) would be fed to the parser together with the
+        next element and cost that element, so it is reported and dropped instead, keeping
+        the whitespace that led up to the next element.
+        """
+        between = bytes(self.buf[self.pos : index])
+        gap = between or self.carry
+        self.carry = b""
+        if not between.strip(_WHITESPACE):
+            return gap
+        line, column, offset = self.where(self.pos + len(between) - len(between.lstrip()))
+        self.doc.problem(
+            "error", "text outside any element skipped", line, column, offset, ExitStatus.DAMAGED
+        )
+        return between[len(between.rstrip(_WHITESPACE)) :]
+
     def read_body(self) -> Iterator[Item]:
         # Where the search for the current element's end tag may resume, as an absolute
         # offset: fill() may compact the buffer between two attempts.
         resume_at: int | None = None
+        resume_depth: int | None = None
         while True:
             self.compact()
             index = self.buf.find(b"<", self.pos)
@@ -431,8 +498,7 @@ class _Reader:
                 # inside, found with one C-level search instead of a tag-by-tag look.
                 host_end = plain_host_end(self.buf, index)
                 if host_end is not None:
-                    gap = bytes(self.buf[self.pos : index]) or self.carry
-                    self.carry = b""
+                    gap = self.clean_gap(index)
                     item = self.segment(gap, index, host_end, "host")
                     if item is not None:
                         yield item
@@ -442,8 +508,11 @@ class _Reader:
                 yield self.truncation(index, None, None)
                 return
             # A skipped piece's whitespace stands in when the next piece has none of its own.
-            gap = bytes(self.buf[self.pos : index]) or self.carry
-            self.carry = b""
+            gap = self.clean_gap(index)
+            if tag.kind == "damaged":
+                self.skip(tag, "malformed markup skipped: a '<' that starts no complete tag")
+                self.carry = gap
+                continue
             if tag.kind == "end":
                 if tag.name == b"nmaprun":
                     yield from self.finish(gap, tag)
@@ -457,9 +526,10 @@ class _Reader:
                 continue
             if tag.kind in ("start", "empty"):
                 resume = None if resume_at is None else resume_at - self.base
-                found = find_element_end(self.buf, tag, resume)
+                found = find_element_end(self.buf, tag, resume, resume_depth)
                 if isinstance(found, NeedMore):
                     resume_at = self.base + found.resume
+                    resume_depth = found.depth
                     if len(self.buf) - index > MAX_SEGMENT:
                         line, column, offset = self.where(index)
                         self.doc.problem(
@@ -477,7 +547,7 @@ class _Reader:
                         yield self.truncation(len(self.buf), _name(tag), line)
                         return
                     continue
-                resume_at = None
+                resume_at = resume_depth = None
                 if isinstance(found, CutOff):
                     line, column, offset = self.where(index)
                     self.doc.problem(
@@ -578,9 +648,18 @@ class _Reader:
 
         Hosts go to the tree-less checker instead when there is one (None is returned).
         """
+        if b"\x00" in data:
+            # libxml2's push parser stops at a NUL byte without reporting anything, so a
+            # comment or PI holding one would pass unchecked (and every later piece with it).
+            raise etree.XMLSyntaxError("NUL byte (XML 1.0 forbids it)", 0, 0, 0)
         if name == "host" and self.checker is not None:
-            self.checker.feed(data)
+            self.check_host(data)
             return None
+        if name not in TOP_LEVEL:
+            # Nmap writes none of these (comments, PIs, unknown elements). The pull parser
+            # reports no events for them, so if libxml2 stopped silently on one (it does on
+            # some errors) nothing would notice: check the piece on its own first.
+            etree.fromstring(self.xml_decl + b"<nmaprun>" + data + b"</nmaprun>", _new_strict())
         self.parser.feed(data)
         element = None
         for event, found in self.parser.read_events():
@@ -591,6 +670,26 @@ class _Reader:
         if name in TOP_LEVEL and element is None:
             raise etree.XMLSyntaxError(f"<{name}> was not closed where expected", 0, 0, 0)
         return element
+
+    def check_host(self, data: bytes) -> None:
+        """Check one host's bytes as a document of their own, building nothing.
+
+        Why a document of its own: closing it makes libxml2 report what a push parser would
+        otherwise keep waiting on (a quote that never closes) and a host that ends early or
+        late, all at this host rather than at the next piece; the parser is reused, so this
+        costs no more than feeding one long document. A parser target does not enforce
+        libxml2's nesting limit, which the tree-building mode does: a well-formed host nested
+        deeper than :data:`MAX_DEPTH` needs that many end tags, so only hosts with as many
+        ``</`` are checked by building their tree, and both modes refuse the same hosts.
+        """
+        if data.count(b"</") >= MAX_DEPTH - 2:
+            etree.fromstring(self.xml_decl + b"<nmaprun>" + data + b"</nmaprun>", _new_strict())
+            return
+        assert self.checker is not None
+        self.checker.feed(self.xml_decl + b"<nmaprun>")
+        self.checker.feed(data)
+        self.checker.feed(b"</nmaprun>")
+        self.checker.close()
 
     def release(self, element: etree._Element) -> None:
         """Detach handled elements from the parser's tree so memory stays flat."""
@@ -612,7 +711,6 @@ class _Reader:
         """Start a fresh parser after an error: libxml2 stops at the first fatal one."""
         if name == "host" and self.checker is not None:
             self.checker = _new_checker()
-            self.checker.feed(self.xml_decl + b"<nmaprun>")
             return
         self.parser = _new_parser()
         self.parser.feed(self.xml_decl + b"<nmaprun>")
@@ -632,8 +730,11 @@ class _Reader:
         probe = _new_parser()
         prefix = self.xml_decl + b"<nmaprun>"
         try:
-            probe.feed(prefix + raw)
+            # Closing the probe makes libxml2 report what a push parser keeps waiting on
+            # (a quote that never closes), so both reader modes name the same reason.
+            probe.feed(prefix + raw + b"</nmaprun>")
             probe.read_events()
+            probe.close()
         except etree.XMLSyntaxError as exc:
             rel_line = exc.lineno or 1
             rel_col = exc.offset
@@ -660,23 +761,12 @@ class _Reader:
 
     def finish(self, gap: bytes, tag: Tag) -> Iterator[Item]:
         end_tag = bytes(self.buf[tag.start : tag.end])
-        self.advance(tag.end)
-        rest = self.read_rest()
-        try:
-            self.parser.feed(gap + end_tag + rest)
-            self.parser.close()
-        except etree.XMLSyntaxError as exc:
-            line = self.line
-            self.doc.problem(
-                "error",
-                f"content after </nmaprun> dropped: {_message(exc)}",
-                line,
-                None,
-                self.base + self.pos,
-                ExitStatus.DAMAGED,
-            )
-            rest = b"\n"
-        yield Epilogue(gap, end_tag + rest)
+        if _ROOT_END.fullmatch(end_tag) is None:  # "</nmaprun junk>": its bytes are copied
+            self.skip(tag, "malformed </nmaprun> end tag replaced")
+            end_tag = b"</nmaprun>"
+        else:
+            self.advance(tag.end)
+        yield Epilogue(gap, end_tag + self.checked_rest(gap + end_tag))
 
 
 def _skip_whitespace(buf: bytearray, index: int) -> int:
@@ -690,7 +780,8 @@ def _message(error: etree.XMLSyntaxError) -> str:
     """libxml2's message without lxml's ``(line N)`` suffix, which we compute ourselves."""
     text = str(error.msg if getattr(error, "msg", None) else error)
     cut = text.find(", line ")
-    return text[:cut] if cut != -1 else text
+    # libxml2 ends some messages with a newline; a problem is always one line.
+    return " ".join((text[:cut] if cut != -1 else text).split())
 
 
 def _name(tag: Tag) -> str:

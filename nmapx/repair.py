@@ -14,6 +14,7 @@ import re
 
 _FORBIDDEN_REF = re.compile(rb"&#(?:x([0-9a-fA-F]+)|([0-9]+));")
 _FORBIDDEN_BYTE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_NONCHARACTER = re.compile(rb"\xef\xbf[\xbe\xbf]")
 
 
 def _allowed(codepoint: int) -> bool:
@@ -60,8 +61,16 @@ def repair(segment: bytes) -> tuple[bytes, int]:
         count += 1
         return b"\\x%02X" % match[0][0]
 
+    def fix_bytes(match: re.Match[bytes]) -> bytes:
+        nonlocal count
+        count += 1
+        return _hex_bytes(match[0])
+
     repaired = _FORBIDDEN_REF.sub(fix_ref, segment)
     repaired = _FORBIDDEN_BYTE.sub(fix_byte, repaired)
+    # U+FFFE and U+FFFF are valid UTF-8 but not XML characters: a service that sent the
+    # bytes EF BF BE gets them back as text, like any other byte XML cannot carry.
+    repaired = _NONCHARACTER.sub(fix_bytes, repaired)
     try:
         repaired.decode("utf-8")
     except UnicodeDecodeError:

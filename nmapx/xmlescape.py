@@ -9,6 +9,7 @@ elements any other way would make enriched files differ from what Nmap itself pr
 
 from __future__ import annotations
 
+import codecs
 import re
 
 _UNPROTECTED = re.compile(rb"[^\t\r\n\x20-\x7e]")
@@ -24,15 +25,39 @@ _ENTITY = {
 _SCREEN_UNSAFE = re.compile(rb"[^\t\n\x20-\x7e]")
 
 
+def _lone_surrogates(error: UnicodeError) -> tuple[bytes, int]:
+    """Encode what ``surrogateescape`` cannot: surrogates that stand for no byte."""
+    assert isinstance(error, UnicodeEncodeError)
+    chunk = error.object[error.start : error.end]
+    out = bytearray()
+    for char in chunk:
+        code = ord(char)
+        out += (
+            bytes([code - 0xDC00])
+            if 0xDC80 <= code <= 0xDCFF
+            else char.encode("utf-8", "surrogatepass")
+        )
+    return bytes(out), error.end
+
+
+codecs.register_error("nmapx-surrogates", _lone_surrogates)
+
+
 def to_bytes(value: str | bytes) -> bytes:
     """Return the bytes Nmap would see for ``value``.
 
     Strings are UTF-8 with ``surrogateescape``, so text that a probe decoded from raw network
-    bytes with ``surrogateescape`` turns back into exactly those bytes.
+    bytes with ``surrogateescape`` turns back into exactly those bytes. A surrogate that
+    stands for no byte (``"\\ud800"``, from a UTF-16 decode) cannot be UTF-8: it becomes its
+    three ``surrogatepass`` bytes, which Nmap's escaping then writes as ``\\xED\\xA0\\x80``
+    -- the same text the reader repairs such bytes in an input file to.
     """
     if isinstance(value, bytes):
         return value
-    return value.encode("utf-8", "surrogateescape")
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "nmapx-surrogates")
 
 
 def _hex_escape(match: re.Match[bytes]) -> bytes:

@@ -19,10 +19,14 @@ MARKUP = re.compile(
     |<!\[CDATA\[.*?\]\]>
     |<\?.*?\?>
     |<!DOCTYPE(?:[^\[>"']|"[^"]*"|'[^']*'|\[.*?\])*>
-    |<(/?)([^\s/>!?<]+)((?:[^<>"']|"[^"]*"|'[^']*')*?)\s*(/?)>""",
+    |<(/?)([^\s/>!?<]+)((?:[^<>"']|"[^"<]*"|'[^'<]*')*?)\s*(/?)>""",
     re.S | re.X,
 )
 _NAME = re.compile(rb"[^\s/>!?<]+")
+#: Bytes that cannot start a tag's name (after ``<`` or ``</``).
+_NOT_NAME_START = frozenset(b" \t\r\n/>!?<")
+#: Constructs starting with ``<!`` that may hold ``<`` (only their own end closes them).
+_BANG_CONSTRUCTS = (b"<!--", b"<![CDATA[", b"<!DOCTYPE")
 
 #: Top-level elements that Nmap never nests: meeting a new one inside means the previous one
 #: was cut off (an interrupted write), so scanning can resynchronise there.
@@ -63,6 +67,33 @@ def markup_at(buf: bytes | bytearray, pos: int) -> Tag | None:
     return Tag(kind, match[2], pos, match.end())
 
 
+def never_completes(buf: bytes | bytearray, pos: int) -> int | None:
+    """Where scanning can resume if the markup at ``buf[pos] == b'<'`` can never complete.
+
+    Why: :func:`markup_at` returns None both for markup that is merely not complete *yet*
+    (more input will finish it) and for damage no input can finish -- a ``<`` followed by a
+    space, or a tag whose quotes never balance. Waiting for the rest of the file in the second
+    case turns one bad byte into a truncation that loses every later host. A tag can hold no
+    ``<`` at all (not even inside a quoted attribute value), so once a later ``<`` is in the
+    buffer and the tag still has not matched, it never will: the answer is that ``<``.
+    Comments, CDATA and processing instructions may contain ``<``; only their end (or the
+    end of input) tells, so they never count as damaged here. None: not (yet) damaged.
+    """
+    head = bytes(buf[pos : pos + 9])
+    if len(head) < 2 or head[1:2] == b"?":
+        return None
+    if head[1:2] == b"!":
+        if any(head.startswith(p) or p.startswith(head) for p in _BANG_CONSTRUCTS):
+            return None
+        restart = buf.find(b"<", pos + 1)
+        return restart if restart != -1 else len(buf)
+    name_at = 2 if head[1:2] == b"/" else 1
+    restart = buf.find(b"<", pos + 1)
+    if len(head) > name_at and head[name_at] in _NOT_NAME_START:
+        return restart if restart != -1 else len(buf)
+    return restart if restart != -1 else None
+
+
 def iter_tags(buf: bytes | bytearray, start: int, end: int) -> list[Tag]:
     """All markup constructs in ``buf[start:end]``, which must hold complete markup."""
     tags = []
@@ -95,9 +126,15 @@ class ElementEnd:
 
 @dataclass(frozen=True, slots=True)
 class NeedMore:
-    """The buffer ends inside the element; searching may resume at ``resume``."""
+    """The buffer ends inside the element; searching may resume at ``resume``.
+
+    ``depth`` is set when a tag-by-tag walk was under way (how many elements of the same name
+    are open at ``resume``), so the next attempt carries on from there instead of walking the
+    whole element again: a huge element arriving in many chunks costs linear time.
+    """
 
     resume: int
+    depth: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,71 +145,122 @@ class CutOff:
     reason: str
 
 
+#: A ``<host>`` start or the root's end tag: never inside another top-level element.
+_CUT_MARK = re.compile(rb"<host[\s/>]|</nmaprun[\s>]")
+
+
 def find_element_end(
-    buf: bytes | bytearray, start_tag: Tag, resume: int | None = None
+    buf: bytes | bytearray, start_tag: Tag, resume: int | None = None, depth: int | None = None
 ) -> ElementEnd | NeedMore | CutOff:
-    """Find where the element opened by ``start_tag`` ends in ``buf``.
+    """Find where the top-level element opened by ``start_tag`` ends in ``buf``.
 
     The fast path (one C-level search for the end tag, then a check that nothing between could
     hide or nest one) covers everything Nmap writes; comments, CDATA, processing instructions
-    or nesting fall back to walking the tags one by one.
+    or nesting fall back to walking the tags one by one. ``resume`` and ``depth`` come from a
+    previous :class:`NeedMore`: the bytes before ``resume`` were checked already.
+
+    Nmap never writes a ``<host>`` start tag or ``</nmaprun>`` inside another top-level
+    element, so meeting one means the element around it was cut off (an interrupted write, a
+    damaged tag name): the scan resynchronises there rather than letting one damaged element
+    swallow every later host.
     """
     if start_tag.kind == "empty":
         return ElementEnd(start_tag.end)
+    if depth is not None:
+        return _walk(buf, start_tag, resume, depth)
     name = start_tag.name
     body = start_tag.end
-    match = _end_tag(name).search(buf, resume if resume is not None else body)
+    search_from = resume if resume is not None else body
+    match = _end_tag(name).search(buf, search_from)
+    limit = match.start() if match is not None else len(buf)
+    if _after_lt(buf, b"!", search_from, limit) or _after_lt(buf, b"?", search_from, limit):
+        return _walk(buf, start_tag)
+    cut = _CUT_MARK.search(buf, search_from, limit)
+    if cut is not None:
+        return CutOff(cut.start(), f"<{_text(name)}> element is not closed")
+    if name not in NEVER_NESTED and _same_start(name).search(buf, search_from, limit) is not None:
+        return _walk(buf, start_tag)
     if match is None:
-        nested = _same_start(name).search(buf, body) if name in NEVER_NESTED else None
-        if nested is not None:
-            return CutOff(nested.start(), f"<{name.decode()}> element is not closed")
-        last_lt = buf.rfind(b"<", body)
-        return NeedMore(max(body, last_lt))
-    close = match.start()
-    if (
-        buf.find(b"<!", body, close) == -1
-        and buf.find(b"<?", body, close) == -1
-        and _same_start(name).search(buf, body, close) is None
-    ):
-        return ElementEnd(match.end())
-    return _walk(buf, start_tag)
+        return NeedMore(_resume_point(buf, search_from, name))
+    return ElementEnd(match.end())
 
 
-def _walk(buf: bytes | bytearray, start_tag: Tag) -> ElementEnd | NeedMore | CutOff:
-    """Tag-by-tag search for the matching end tag (slow path)."""
-    depth = 1
-    pos = buf.find(b"<", start_tag.end)
-    while pos != -1:
-        tag = markup_at(buf, pos)
+@lru_cache(maxsize=64)
+def _walk_stops(name: bytes) -> re.Pattern[bytes]:
+    """Where a walk through an element named ``name`` must look: its own start and end tags,
+    ``<host`` starts, ``</nmaprun>`` and what can hide tags (comments, CDATA, PIs)."""
+    return re.compile(
+        rb"<(?:!--|!\[CDATA\[|\?|/?" + re.escape(name) + rb"[\s/>]|host[\s/>]|/nmaprun[\s>])"
+    )
+
+
+def _walk(
+    buf: bytes | bytearray, start_tag: Tag, pos: int | None = None, depth: int = 1
+) -> ElementEnd | NeedMore | CutOff:
+    """Tag-by-tag search for the matching end tag (slow path), resumable at ``pos``.
+
+    It jumps with one C-level search from one tag that matters to the next: no tag can hold
+    a ``<`` (not even in an attribute value), so every other tag in between is irrelevant,
+    and an element of millions of tags is walked in linear time at C speed.
+    """
+    name = start_tag.name
+    stops = _walk_stops(name)
+    pos = start_tag.end if pos is None else pos
+    while True:
+        found = stops.search(buf, pos)
+        if found is None:
+            return NeedMore(_resume_point(buf, pos, name), depth)
+        at = found.start()
+        if found[0] == b"<!--":  # the commonest thing to skip, without building a Tag
+            close = buf.find(b"-->", at + 4)
+            if close == -1:
+                return NeedMore(at, depth)
+            pos = close + 3
+            continue
+        tag = markup_at(buf, at)
         if tag is None:
-            damaged = _damaged_tag(buf, pos, start_tag.name)
-            return damaged if damaged is not None else NeedMore(pos)
-        if tag.name == start_tag.name:
+            restart = never_completes(buf, at)
+            if restart is None:
+                return NeedMore(at, depth)
+            pos = restart  # damaged markup: lxml will refuse the element; find its extent
+            continue
+        if (tag.name == b"host" and tag.kind in ("start", "empty")) or (
+            tag.name == b"nmaprun" and tag.kind == "end"
+        ):
+            return CutOff(at, f"<{_text(name)}> element is not closed")
+        if tag.name == name:
             if tag.kind == "start":
-                if start_tag.name in NEVER_NESTED:
-                    return CutOff(pos, f"<{start_tag.name.decode()}> element is not closed")
                 depth += 1
             elif tag.kind == "end":
                 depth -= 1
                 if depth == 0:
                     return ElementEnd(tag.end)
-        pos = buf.find(b"<", tag.end)
-    return NeedMore(start_tag.end)
+        pos = tag.end
 
 
-def _damaged_tag(buf: bytes | bytearray, pos: int, name: bytes) -> CutOff | None:
-    """A tag at ``pos`` that can never complete (another ``<`` comes before its ``>``).
+@lru_cache(maxsize=64)
+def _end_tag_prefix(name: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"</" + re.escape(name) + rb"\s*")
 
-    ``<`` is illegal inside a tag, so when one follows before the tag's end the tag was cut
-    off, typically by an interrupted write followed by a fresh element. Scanning can then
-    resynchronise at the next start tag of the same top-level kind, if there is one yet.
+
+def _resume_point(buf: bytes | bytearray, start: int, name: bytes) -> int:
+    """Where the next search for ``name``'s end (or a nested tag) must begin after more input.
+
+    Every pattern searched for starts with ``<`` and is at most ``len(name) + 10`` bytes long
+    (an end tag's whitespace aside), so only a ``<`` that near the end of the buffer, or an
+    end tag cut inside its whitespace, can be the start of a match: searching again from the
+    last ``<`` wherever it is would scan a huge attribute value again on every read.
     """
-    if buf[pos + 1 : pos + 2] in (b"!", b"?") or name not in NEVER_NESTED:
-        return None
-    restart = _same_start(name).search(buf, pos + 1)
-    if restart is None:
-        return None
-    return CutOff(restart.start(), f"<{name.decode()}> element is not closed")
+    last_lt = buf.rfind(b"<", start)
+    if last_lt == -1:
+        return len(buf)
+    if len(buf) - last_lt <= len(name) + 10 or _end_tag_prefix(name).fullmatch(buf, last_lt):
+        return last_lt
+    return len(buf)
+
+
+def _text(name: bytes) -> str:
+    return name.decode("utf-8", "replace")
 
 
 _HOST_END_TAG = re.compile(rb"</host[ \t\r\n]*>")
@@ -192,6 +280,9 @@ def plain_host_end(buf: bytes | bytearray, start: int) -> int | None:
     """
     body = start + 5
     if len(buf) <= body or buf[body] not in b" \t\r\n>":
+        return None
+    head_end = buf.find(b">", body)
+    if head_end == -1 or buf[head_end - 1] == 0x2F:  # "<host .../>" ends right there
         return None
     close = buf.find(b"</host", body)
     while True:

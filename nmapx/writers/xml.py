@@ -206,10 +206,12 @@ class XmlWriter:
         self.hosts_down = 0
         self.start_time = 0
         self.last_time = 0
+        self._empty_root = False
 
     def write(self, item: Item) -> None:
         if isinstance(item, Prologue):
             self.out.write(item.raw)
+            self._empty_root = item.empty_root
             self.start_time = self.last_time = _int(item.root.get("start"))
         elif isinstance(item, Host):
             self._before(item.gap, "host")
@@ -222,6 +224,11 @@ class XmlWriter:
         elif isinstance(item, Epilogue):
             self._before(item.gap, "runstats")
             self._postscript()
+            if not self._runstats_written and not self._empty_root:
+                # The input's <runstats> was malformed and skipped: the DTD requires one.
+                total = self.hosts_up + self.hosts_down
+                message = f"nmapx: the input's <runstats> was malformed; {total} host(s) kept"
+                self.out.write((b"" if item.gap else b"\n") + self._error_runstats(message))
             self.out.write(item.raw)
         elif isinstance(item, Truncation):
             self._truncated(item)
@@ -289,6 +296,15 @@ class XmlWriter:
         self._postscript()
         if not item.gap:
             self.out.write(b"\n")
+        where = f"line {item.line}, byte {item.offset}"
+        if item.inside:
+            where += f", inside <{item.inside}> started at line {item.inside_line}"
+        total = self.hosts_up + self.hosts_down
+        message = f"nmapx: input ended early ({where}); {total} complete host(s) kept"
+        self.out.write(self._error_runstats(message) + b"</nmaprun>\n")
+
+    def _error_runstats(self, message: str) -> bytes:
+        """Nmap's own ``<runstats>`` for a scan that failed, carrying ``message``."""
         end = self.last_time or int(time.time())
         total = self.hosts_up + self.hosts_down
         elapsed = max(0, end - self.start_time) if self.start_time else 0
@@ -298,15 +314,11 @@ class XmlWriter:
             f"({self.hosts_up} host{'s' if self.hosts_up != 1 else ''} up)"
             f" scanned in {elapsed:.2f} seconds"
         )
-        where = f"line {item.line}, byte {item.offset}"
-        if item.inside:
-            where += f", inside <{item.inside}> started at line {item.inside_line}"
-        message = f"nmapx: input ended early ({where}); {total} complete host(s) kept"
-        self.out.write(
+        return (
             b'<runstats><finished time="%d" timestr="%s" summary="%s" elapsed="%.2f"'
             b' exit="error" errormsg="%s"/>'
             % (end, xml_text(timestr), xml_text(summary), elapsed, xml_text(message))
-            + b'<hosts up="%d" down="%d" total="%d"/>\n</runstats>\n</nmaprun>\n'
+            + b'<hosts up="%d" down="%d" total="%d"/>\n</runstats>\n'
             % (self.hosts_up, self.hosts_down, total)
         )
 
