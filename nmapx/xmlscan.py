@@ -263,9 +263,8 @@ def _text(name: bytes) -> str:
     return name.decode("utf-8", "replace")
 
 
-_HOST_END_TAG = re.compile(rb"</host[ \t\r\n]*>")
-#: What may follow ``<host`` in a start tag of a (nested, hence suspicious) ``<host>``.
-_AFTER_HOST_NAME = frozenset(b" \t\r\n\x0b\x0c/>")
+#: The first thing that ends a plain host's scan: its end tag, or markup that needs care.
+_PLAIN_HOST_STOP = re.compile(rb"<(?:/host[ \t\r\n]*>|[!?]|host[ \t\r\n\x0b\x0c/>])")
 
 
 def plain_host_end(buf: bytes | bytearray, start: int) -> int | None:
@@ -273,10 +272,10 @@ def plain_host_end(buf: bytes | bytearray, start: int) -> int | None:
 
     Why: nearly every host Nmap writes is plain -- no comment, CDATA, processing instruction
     or nested ``<host>`` before its first ``</host>`` -- and for those the end is simply that
-    end tag. A handful of C-level ``find`` calls locate it, ten times faster than a regex
-    that stops at every ``<`` and far faster than walking the tags. None means "not known to
-    be plain" (or not complete yet): the caller then takes the careful tag-by-tag path, which
-    is always right, so this may be conservative but never wrong.
+    end tag, found by one C-level regex search (measured: about twice as fast as a series of
+    ``find`` calls, which each rescan the host). None means "not known to be plain" (or not
+    complete yet): the caller then takes the careful tag-by-tag path, which is always right,
+    so this may be conservative but never wrong.
     """
     body = start + 5
     if len(buf) <= body or buf[body] not in b" \t\r\n>":
@@ -284,31 +283,10 @@ def plain_host_end(buf: bytes | bytearray, start: int) -> int | None:
     head_end = buf.find(b">", body)
     if head_end == -1 or buf[head_end - 1] == 0x2F:  # "<host .../>" ends right there
         return None
-    close = buf.find(b"</host", body)
-    while True:
-        if close == -1:
-            return None
-        after = buf[close + 6 : close + 7]
-        if after == b">":
-            end = close + 7
-            break
-        if not after:
-            return None
-        if after in b" \t\r\n":
-            match = _HOST_END_TAG.match(buf, close)
-            if match is None:
-                return None
-            end = match.end()
-            break
-        close = buf.find(b"</host", close + 6)  # </hostnames>, </hostscript>
-    if _after_lt(buf, b"!", body, close) or _after_lt(buf, b"?", body, close):
-        return None
-    nested = buf.find(b"<host", body, close)
-    while nested != -1:
-        if buf[nested + 5] in _AFTER_HOST_NAME:
-            return None
-        nested = buf.find(b"<host", nested + 5, close)
-    return end
+    stop = _PLAIN_HOST_STOP.search(buf, body)
+    if stop is None or stop[0][1:2] != b"/":
+        return None  # incomplete, or a comment, PI, CDATA or nested <host> comes first
+    return stop.end()
 
 
 def _after_lt(buf: bytes | bytearray, char: bytes, start: int, end: int) -> bool:
