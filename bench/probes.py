@@ -285,6 +285,39 @@ def floor_seconds() -> tuple[float, str]:
     return total, how
 
 
+#: TCP states in /proc/net/tcp that are neither LISTEN (0A) nor ESTABLISHED (01).
+_LINGERING = {"06", "07", "08", "09", "0B", "04", "05"}
+#: Linux keeps TIME_WAIT for 60 s (not tunable per namespace).
+DRAIN_LIMIT = 75.0
+
+
+def settle(log: Any, label: str) -> float:
+    """Wait until the previous candidate's closed connections have left the TCP table.
+
+    Why: a thousand-host run leaves tens of thousands of TIME_WAIT entries for 60 s, and
+    oidentd scans /proc/net/tcp on every query, so the candidate that runs next would pay
+    for the previous one (measured: nmapx right after tuned Nmap took 37 s at N=1,000; the
+    same run on a settled table 28 s). Every candidate starts from a settled table.
+    """
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < DRAIN_LIMIT:
+        lingering = 0
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    next(f, None)
+                    lingering += sum(1 for line in f if line.split()[3] in _LINGERING)
+            except OSError:
+                continue
+        if lingering < 50:
+            break
+        time.sleep(1.0)
+    waited = time.monotonic() - t0
+    if waited >= 1.0:
+        print(f"[probes] {label}: waited {waited:.0f} s for the TCP table to settle", file=log)
+    return waited
+
+
 def measure_size(n: int, outdir: Path, identd: str, log: Any) -> list[dict[str, object]]:
     from bench.passthrough import measure
 
@@ -295,6 +328,7 @@ def measure_size(n: int, outdir: Path, identd: str, log: Any) -> list[dict[str, 
     files = {k: outdir / f"{k}-{n}.xml" for k in ("nse", "tuned", "plain", "nmapx", "pipe")}
 
     def nmap_run(label: str, extra: list[str]) -> tuple[Any, bytes]:
+        settle(log, f"N={n}: {label}")
         print(f"[probes] N={n}: {label}", file=log, flush=True)
         with tempfile.TemporaryFile() as out:
             r = measure(["nmap", *BASE, *extra, "-iL", str(targets)], stdout=out, timeout=limit)
@@ -316,6 +350,7 @@ def measure_size(n: int, outdir: Path, identd: str, log: Any) -> list[dict[str, 
     )  # fmt: skip
     # (c) plain scan, then nmapx on the file.
     p, _ = nmap_run("nmap plain", ["-v", "-oX", str(files["plain"])])
+    settle(log, f"N={n}: nmapx run plain.xml")
     print(f"[probes] N={n}: nmapx run plain.xml", file=log, flush=True)
     with tempfile.TemporaryFile() as err_out:
         c = measure(
@@ -333,6 +368,7 @@ def measure_size(n: int, outdir: Path, identd: str, log: Any) -> list[dict[str, 
         )
     print(f"[probes] N={n}: nmapx: {c.wall:.1f} s (exit {c.returncode})", file=log, flush=True)
     # (d) the pipeline end to end.
+    settle(log, f"N={n}: pipeline")
     print(f"[probes] N={n}: nmap -oX - | nmapx run", file=log, flush=True)
     t0 = time.perf_counter()
     producer = subprocess.Popen(

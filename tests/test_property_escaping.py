@@ -11,7 +11,6 @@ script returning the same values.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -21,26 +20,11 @@ import pytest
 from conftest import NMAP_DTD, dtd_errors, needs_nmap, needs_xmllint, run_nmapx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import PROFILE, SCALE
 from lxml import etree
 
 from nmapx.results import NO_STRUCTURE, ScriptResult
 
-settings.register_profile(
-    "ci",
-    deadline=None,
-    derandomize=True,
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "long",
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-PROFILE = settings.get_profile(os.environ.get("NMAPX_HYPOTHESIS", "ci"))
-SCALE = int(os.environ.get("NMAPX_HYPOTHESIS_SCALE", "1"))
 SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 
 

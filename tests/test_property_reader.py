@@ -13,7 +13,6 @@ fresh randomness (see fuzz/README.md).
 
 from __future__ import annotations
 
-import os
 import re
 import resource
 import subprocess
@@ -24,29 +23,13 @@ import pytest
 from conftest import CORPUS, ROOT, corpus_files
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import PROFILE, SCALE
 
 sys.path.insert(0, str(ROOT))
 from lxml import etree
 
 from fuzz.fuzz_reader import SAFE, check, check_file
 from nmapx.errors import ExitStatus
-
-settings.register_profile(
-    "ci",
-    deadline=None,
-    derandomize=True,
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "long",
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-PROFILE = settings.get_profile(os.environ.get("NMAPX_HYPOTHESIS", "ci"))
-SCALE = int(os.environ.get("NMAPX_HYPOTHESIS_SCALE", "1"))
 
 
 def budget(examples: int) -> settings:
