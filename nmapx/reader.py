@@ -37,6 +37,7 @@ from nmapx.xmlscan import (
     Tag,
     find_element_end,
     markup_at,
+    namespace_free,
     never_completes,
     plain_host_end,
 )
@@ -73,6 +74,8 @@ _ENTITY_REF = re.compile(rb"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)
 #: libxml2's nesting limit without ``huge_tree`` (the tree builder enforces it, a parser target
 #: does not): ``<nmaprun>`` counts as 1, so a host may hold 255 levels of elements.
 MAX_DEPTH = 256
+#: The one namespace XML predeclares (``xml:lang``, ``xml:space``).
+_XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
 
 
 class _WellFormedness:
@@ -644,22 +647,25 @@ class _Reader:
         return TopLevelItem(gap, raw, name, element, line, offset)
 
     def parse(self, data: bytes, name: str | None) -> etree._Element | None:
-        """Feed ``data`` to the long-lived parser and return the top-level element it closed.
+        """Check one top-level piece and return the element it is (None where none is kept).
 
-        Hosts go to the tree-less checker instead when there is one (None is returned).
+        Hosts are decided by :meth:`parse_host`; everything else goes to the long-lived parser.
         """
         if b"\x00" in data:
             # libxml2's push parser stops at a NUL byte without reporting anything, so a
             # comment or PI holding one would pass unchecked (and every later piece with it).
             raise etree.XMLSyntaxError("NUL byte (XML 1.0 forbids it)", 0, 0, 0)
-        if name == "host" and self.checker is not None:
-            self.check_host(data)
-            return None
+        if name == "host":
+            return self.parse_host(data)
         if name not in TOP_LEVEL:
             # Nmap writes none of these (comments, PIs, unknown elements). The pull parser
             # reports no events for them, so if libxml2 stopped silently on one (it does on
             # some errors) nothing would notice: check the piece on its own first.
             etree.fromstring(self.xml_decl + b"<nmaprun>" + data + b"</nmaprun>", _new_strict())
+        return self.pull(data, name)
+
+    def pull(self, data: bytes, name: str | None) -> etree._Element | None:
+        """Feed the long-lived parser; the top-level element it closed, if it is ``name``."""
         self.parser.feed(data)
         element = None
         for event, found in self.parser.read_events():
@@ -671,25 +677,34 @@ class _Reader:
             raise etree.XMLSyntaxError(f"<{name}> was not closed where expected", 0, 0, 0)
         return element
 
-    def check_host(self, data: bytes) -> None:
-        """Check one host's bytes as a document of their own, building nothing.
+    def parse_host(self, data: bytes) -> etree._Element | None:
+        """Decide whether one host is well-formed; the element in the tree mode, else None.
 
-        Why a document of its own: closing it makes libxml2 report what a push parser would
-        otherwise keep waiting on (a quote that never closes) and a host that ends early or
-        late, all at this host rather than at the next piece; the parser is reused, so this
-        costs no more than feeding one long document. A parser target does not enforce
-        libxml2's nesting limit, which the tree-building mode does: a well-formed host nested
-        deeper than :data:`MAX_DEPTH` needs that many end tags, so only hosts with as many
-        ``</`` are checked by building their tree, and both modes refuse the same hosts.
+        This is the one decision both reader modes use, so they accept and refuse the same
+        hosts by construction. libxml2 has two ways to check a host: building its tree (the
+        long-lived pull parser of the tree mode, and :attr:`Host.element` later) and the
+        tree-less check of the pass-through mode (a third faster). They differ in exactly two
+        rules, which only the tree builder applies: namespaces (prefixes must be declared, a
+        name has at most one colon) and libxml2's nesting limit. A host that could meet either
+        rule -- any namespace syntax (:func:`namespace_free`), or as many end tags as
+        :data:`MAX_DEPTH` -- is decided by :func:`_build_host` in both modes: a tree built on
+        its own, refused if it uses a namespace at all (Nmap XML has none). Every other host
+        holds nothing the two ways could disagree on, so each mode checks it its fast way.
         """
-        if data.count(b"</") >= MAX_DEPTH - 2:
-            etree.fromstring(self.xml_decl + b"<nmaprun>" + data + b"</nmaprun>", _new_strict())
-            return
-        assert self.checker is not None
+        if data.count(b"</") >= MAX_DEPTH - 2 or not namespace_free(data):
+            element = _build_host(self.xml_decl, data)
+            return element if self.checker is None else None
+        if self.checker is None:
+            return self.pull(data, "host")
+        # A document of its own: closing it makes libxml2 report what a push parser would
+        # keep waiting on (a quote that never closes) and a host that ends early or late, all
+        # at this host rather than at the next piece; the parser is reused, so this costs no
+        # more than feeding one long document.
         self.checker.feed(self.xml_decl + b"<nmaprun>")
         self.checker.feed(data)
         self.checker.feed(b"</nmaprun>")
         self.checker.close()
+        return None
 
     def release(self, element: etree._Element) -> None:
         """Detach handled elements from the parser's tree so memory stays flat."""
@@ -741,6 +756,13 @@ class _Reader:
             if rel_line == 1 and rel_col is not None:
                 return _message(exc), line, column + max(0, rel_col - len(prefix) - 1), 0
             return _message(exc), line + rel_line - 1, rel_col, 0
+        try:
+            found = _namespace_use(_build_tree(self.xml_decl, raw))
+        except etree.XMLSyntaxError:
+            found = None  # libxml2 stopped silently (a NUL byte): the first error says why
+        if found is not None:
+            what, rel_line = found
+            return what, line + rel_line - 1, None if rel_line > 1 else column, 0
         return _message(error), line, column, 0
 
     def truncation(self, index: int, inside: str | None, inside_line: int | None) -> Truncation:
@@ -767,6 +789,46 @@ class _Reader:
         else:
             self.advance(tag.end)
         yield Epilogue(gap, end_tag + self.checked_rest(gap + end_tag))
+
+
+def _build_tree(xml_decl: bytes, data: bytes) -> etree._Element:
+    """``data`` parsed as the content of an ``<nmaprun>`` document of its own (line 1 = its
+    first line), with libxml2's every rule, namespaces and nesting limit included."""
+    return etree.fromstring(xml_decl + b"<nmaprun>" + data + b"</nmaprun>", _new_strict())
+
+
+def _build_host(xml_decl: bytes, data: bytes) -> etree._Element:
+    """The exact decision of :meth:`_Reader.parse_host`: the host's tree, or XMLSyntaxError."""
+    root = _build_tree(xml_decl, data)
+    found = _namespace_use(root)
+    if found is not None:
+        raise etree.XMLSyntaxError(found[0], 0, found[1], 0)
+    return root[0]
+
+
+def _namespace_use(root: etree._Element) -> tuple[str, int] | None:
+    """The first use of a namespace under ``root`` as (reason, line), or None.
+
+    Why refuse even declared namespaces: Nmap never writes one, every consumer of Nmap XML
+    looks names up without a namespace (a ``<host xmlns="urn:x">`` would silently lose its
+    ports), and a prefix declared outside a host would not travel with the host's bytes.
+    """
+    for element in root.iter(etree.Element):
+        line = element.sourceline or 1
+        declared = element.nsmap
+        if declared:
+            prefix, uri = next(iter(declared.items()))
+            name = f"xmlns:{prefix}" if prefix else "xmlns"
+            return f'namespace declaration {name}="{uri}" (Nmap XML has no namespaces)', line
+        prefixes = {uri: prefix for prefix, uri in declared.items()}
+        prefixes[_XML_NAMESPACE] = "xml"
+        for name in (element.tag, *element.attrib):
+            if name.startswith("{"):
+                qname = etree.QName(name)
+                prefix = prefixes.get(qname.namespace or "", "")
+                what = f"{prefix}:{qname.localname}"
+                return f"namespace prefix in name {what} (Nmap XML has no namespaces)", line
+    return None
 
 
 def _skip_whitespace(buf: bytearray, index: int) -> int:

@@ -302,3 +302,28 @@ def _after_lt(buf: bytes | bytearray, char: bytes, start: int, end: int) -> bool
             return True
         index = buf.find(char, index + 1, end)
     return False
+
+
+#: ``<`` followed by a name holding a colon: a prefixed element or processing-instruction name
+#: (comments, CDATA and end tags cannot start one; an end tag's start tag is found instead).
+_PREFIXED_MARKUP_NAME = re.compile(rb"<[^\s>/!]*:")
+#: A colon in what may be an attribute name: ``p:name="``, ``p:="``, ``:name = '``. Anchored
+#: on the colon, so the search skips ahead at C speed between the (rare) colons.
+_PREFIXED_ATTRIBUTE_NAME = re.compile(rb""":[^\s=<>"'/:]*\s*=\s*["']""")
+
+
+def namespace_free(data: bytes | bytearray) -> bool:
+    """Whether ``data`` certainly has no namespace syntax: no prefixed name, no ``xmlns``.
+
+    Why: Nmap XML never uses namespaces, and libxml2 checks namespace rules (a prefix must be
+    declared, a name holds at most one colon, ``xmlns:p=""`` is void) only when it builds a
+    tree, not in the tree-less check of the pass-through mode. Bytes that pass this test give
+    both checks nothing to disagree on. Conservative: text that merely looks like a prefixed
+    attribute (``a:b="x"`` in an element's text) is False too; the caller then makes the
+    exact, slower decision, so this may cost time but never changes a verdict.
+    """
+    return (
+        data.find(b"xmlns") == -1
+        and _PREFIXED_MARKUP_NAME.search(data) is None
+        and _PREFIXED_ATTRIBUTE_NAME.search(data) is None
+    )

@@ -250,3 +250,84 @@ def test_corpus_well_formed_files_report_no_hosts_lost() -> None:
     for path in corpus_files()[:5]:
         document = read_document(str(path))
         assert sum(isinstance(i, Host) for i in document) == document.hosts_read
+
+
+# ---------------------------------------------------------------- namespaces
+# Nmap XML has no namespaces. A prefixed name, an undeclared prefix or an xmlns attribute
+# makes a host malformed in both reader modes alike (one decision, reader.parse_host):
+# skipped with one line naming the place, exit 4, never a traceback. The first case is the
+# fuzzer's find that made the pass-through mode crash in Host.element.
+NAMESPACE_DAMAGE = [
+    (
+        b'<status: state="up"/>',
+        "17:8: error: malformed <host> skipped: Failed to parse QName 'status:'",
+    ),
+    (b"<a:b/>", "17:4: error: malformed <host> skipped: Namespace prefix a on b is not defined"),
+    (
+        b'<hostnames x:y="1"/>',
+        "17:18: error: malformed <host> skipped: Namespace prefix x for y on hostnames is not"
+        " defined",
+    ),
+    (
+        b'<hostnames xmlns="urn:x"/>',
+        '17: error: malformed <host> skipped: namespace declaration xmlns="urn:x"'
+        " (Nmap XML has no namespaces)",
+    ),
+    (
+        b'<hostnames xmlns:a="urn:a"><a:b/></hostnames>',
+        '17: error: malformed <host> skipped: namespace declaration xmlns:a="urn:a"'
+        " (Nmap XML has no namespaces)",
+    ),
+    (
+        b'<hostnames xml:lang="en"/>',
+        "17: error: malformed <host> skipped: namespace prefix in name xml:lang"
+        " (Nmap XML has no namespaces)",
+    ),
+    (
+        b"<?a:b x?>",
+        "17:5: error: malformed <host> skipped: colons are forbidden from PI names 'a:b'",
+    ),
+]
+
+
+def _with_inside(addr: str, inside: bytes) -> bytes:
+    """A host whose third line (after its status and address) is ``inside``."""
+    return host(addr).replace(b"<hostnames>\n</hostnames>\n", inside + b"\n", 1)
+
+
+@pytest.mark.parametrize(("inside", "message"), NAMESPACE_DAMAGE)
+def test_namespace_syntax_makes_a_malformed_host(
+    tmp_path: Path, inside: bytes, message: str
+) -> None:
+    data = (
+        NMAP_HEAD
+        + host("10.0.0.1")
+        + _with_inside("10.0.0.2", inside)
+        + host("10.0.0.3")
+        + NMAP_TAIL
+    )
+    path = write(data, tmp_path)
+    kept = NMAP_HEAD + host("10.0.0.1") + host("10.0.0.3") + NMAP_TAIL
+    # in-process, both reader modes, identical to the byte and the problem
+    assert pass_through(path) == (kept, ExitStatus.DAMAGED, 2)
+    for argv in (["-oX", "-"], ["-oX", "-", "-oN", str(tmp_path / "n.txt")]):
+        result = run_nmapx("run", str(path), *argv)
+        assert result.returncode == ExitStatus.DAMAGED
+        assert result.stdout == kept
+        lines = result.stderr.decode().splitlines()
+        # the host starts at byte 671 (line 15); the line is that of the damage
+        assert lines == [f"nmapx: {path}:{message} (byte 671)"]
+
+
+@pytest.mark.parametrize(
+    "inside",
+    [
+        b'<hostnames><hostname name="a:b=&quot;x&quot;" type="user"/></hostnames>',
+        b"<hostnames>\n</hostnames><os><osclass vendor='xmlns:q=\"u\"'/></os>",
+    ],
+)
+def test_colons_and_xmlns_as_text_are_kept(tmp_path: Path, inside: bytes) -> None:
+    """What only looks like namespace syntax (in values and text) is not damage."""
+    data = NMAP_HEAD + _with_inside("10.0.0.1", inside) + NMAP_TAIL
+    path = write(data, tmp_path)
+    assert pass_through(path) == (data, ExitStatus.OK, 1)
