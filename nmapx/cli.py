@@ -221,22 +221,6 @@ def _setup_logging(verbose: int, debug: int) -> None:
         root.setLevel(logging.WARNING)
 
 
-#: How bad each input's status is, for the status of a run over several inputs: an input
-#: that produced nothing (1) outranks one that ended early (3), which outranks one whose
-#: malformed parts were skipped (4); an interruption (130/143) outranks them all.
-_SEVERITY = {
-    ExitStatus.OK: 0,
-    ExitStatus.DAMAGED: 1,
-    ExitStatus.INCOMPLETE: 2,
-    ExitStatus.ERROR: 3,
-}
-
-
-def worst(first: ExitStatus, second: ExitStatus) -> ExitStatus:
-    """The worse of two inputs' statuses (see :data:`_SEVERITY`)."""
-    return max(first, second, key=lambda status: _SEVERITY.get(status, 3))
-
-
 def _check_outputs(args: argparse.Namespace, inputs: list[str], parser: Any) -> None:
     """Refuse output combinations that cannot mean anything, before any input is read."""
     several = len(inputs) > 1
@@ -394,9 +378,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             except NmapxError as exc:
                 log.error("%s", exc)
                 result = exc.status
-            status = worst(status, result)
+            status = ExitStatus.worst(status, result)  # the one policy: errors.py
     code = int(status)
-    if stop.requested:
+    if stop.requested:  # an interruption (130/143) outranks every input's status
         log.error("%s", interruption_summary(stop, tally, not_started))
         code = stop.exit_status
     if tally.stranded:

@@ -23,6 +23,34 @@ class ExitStatus(enum.IntEnum):
     #: Parts of the input were malformed and skipped: every other host was kept.
     DAMAGED = 4
 
+    @classmethod
+    def worst(cls, *statuses: int) -> ExitStatus:
+        """The status of a run over several inputs (or problems): the worst of ``statuses``.
+
+        This is the one place the policy lives; every command that combines statuses asks
+        here. The numbers are not an order of badness: an input that produced nothing (1)
+        outranks one that ended early (3), which outranks one whose malformed parts were
+        skipped (4), which outranks success (0). A usage error (2), which stops a command
+        before any input is read, outranks them all; any other number counts as
+        :attr:`ERROR`. No statuses at all is success.
+        """
+        found = cls.OK
+        for status in statuses:
+            known = cls(status) if status in _SEVERITY else cls.ERROR
+            if _SEVERITY[known] > _SEVERITY[found]:
+                found = known
+        return found
+
+
+#: How bad each status is when statuses are combined (see :meth:`ExitStatus.worst`).
+_SEVERITY: dict[int, int] = {
+    ExitStatus.OK: 0,
+    ExitStatus.DAMAGED: 1,
+    ExitStatus.INCOMPLETE: 2,
+    ExitStatus.ERROR: 3,
+    ExitStatus.USAGE: 4,
+}
+
 
 class NmapxError(Exception):
     """An error caused by input or usage, reported as one line without a traceback."""

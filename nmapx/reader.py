@@ -222,8 +222,8 @@ class Document:
             log.warning("%s", found)
         else:
             log.error("%s", found)
-        if status is not None and status > self.status:
-            self.status = status
+        if status is not None:
+            self.status = ExitStatus.worst(self.status, status)
 
 
 def read_document(path: str, *, parse_hosts: bool = True) -> Document:

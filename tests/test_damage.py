@@ -8,6 +8,7 @@ was), and the status must say the input was incomplete.
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 
@@ -331,3 +332,21 @@ def test_colons_and_xmlns_as_text_are_kept(tmp_path: Path, inside: bytes) -> Non
     data = NMAP_HEAD + _with_inside("10.0.0.1", inside) + NMAP_TAIL
     path = write(data, tmp_path)
     assert pass_through(path) == (data, ExitStatus.OK, 1)
+
+
+def test_damaged_and_then_truncated_input_is_incomplete(tmp_path: Path) -> None:
+    """One input with both kinds of damage ranks as ExitStatus.worst says: 3 over 4."""
+    cut = host("10.0.0.3")[:100]
+    data = NMAP_HEAD + host("10.0.0.1") + host("10.0.0.2", b"&xxe;") + cut
+    path = write(data, tmp_path)
+    output, status, hosts = pass_through(path)
+    assert (status, hosts) == (ExitStatus.INCOMPLETE, 1)
+    assert output.startswith(NMAP_HEAD + host("10.0.0.1") + b'<runstats><finished time=')
+    result = run_nmapx("run", str(path), "-oX", os.devnull)
+    assert result.returncode == ExitStatus.INCOMPLETE
+    assert [
+        line.split(": error: ")[1].split(" (")[0] for line in result.stderr.decode().splitlines()
+    ] == [
+        "malformed <host> skipped: entity reference &xxe;",
+        "input ended early inside <host>",
+    ]

@@ -25,7 +25,11 @@ def label_for(path: str) -> str:
 def make_report(
     inputs: Sequence[str], fmt: str, output: str, template: str | None = None
 ) -> ExitStatus:
-    """Merge ``inputs`` into one report; a bad input is reported and skipped."""
+    """Merge ``inputs`` into one report; a bad input is reported and skipped.
+
+    The status is the worst of the inputs' by the same policy as ``nmapx run``
+    (:meth:`ExitStatus.worst`: 1 over 3 over 4 over 0), not the largest number.
+    """
     status = ExitStatus.OK
     with AtomicOutput(output) as out:
         if fmt == "jsonl":
@@ -42,9 +46,9 @@ def make_report(
                     collector.write(item)
             except NmapxError as exc:
                 log.error("%s", exc)
-                status = max(status, exc.status)
+                status = ExitStatus.worst(status, exc.status)
                 continue
-            status = max(status, document.status)
+            status = ExitStatus.worst(status, document.status)
         if fmt == "html":
             assert collector.hosts is not None
             render(collector.scans, collector.hosts, out, template)
