@@ -22,6 +22,7 @@ from lxml import etree
 
 from nmapx.errors import NmapxError
 from nmapx.portset import PortSet
+from nmapx.reasons import singular_reason
 from nmapx.services_db import service_name
 
 if TYPE_CHECKING:
@@ -32,29 +33,6 @@ if TYPE_CHECKING:
 PROTOCOLS = ("tcp", "udp", "sctp")
 #: Nmap's name for a state nobody can know; also what Nmap itself calls PORT_UNKNOWN.
 UNKNOWN_STATE = "unknown"
-
-_PLURAL_REASONS = {
-    # Old Nmap wrote ``<extrareasons reason=...>`` in the plural (reason.cc); NSE port tables
-    # always carry the singular form.
-    "resets": "reset",
-    "no-responses": "no-response",
-    "syn-acks": "syn-ack",
-    "port-unreaches": "port-unreach",
-    "host-unreaches": "host-unreach",
-    "net-unreaches": "net-unreach",
-    "proto-unreaches": "proto-unreach",
-    "admin-prohibiteds": "admin-prohibited",
-    "host-prohibiteds": "host-prohibited",
-    "net-prohibiteds": "net-prohibited",
-    "echo-replies": "echo-reply",
-    "udp-responses": "udp-response",
-    "time-exceededs": "time-exceeded",
-    "host-unknowns": "host-unknown",
-}
-
-
-def singular_reason(reason: str) -> str:
-    return _PLURAL_REASONS.get(reason, reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +237,20 @@ class NseHost:
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")
 
 
+def is_perfect_os_match(accuracy: int, *, ipv6: bool) -> bool:
+    """Whether Nmap counted a written ``<osmatch>`` as a perfect match (``num_perfect``).
+
+    Both ``-oN`` (``Running:``/``OS details:`` rather than guesses) and NSE's ``host.os``
+    (perfect matches only) depend on it. IPv4 (osscan2.cc): a perfect match is an exact
+    one, accuracy 1.0, written as 100. IPv6 (FPEngine.cc ``classify``): the accuracy is a
+    classifier's probability, so the perfect match is usually below 100 (99, 97, ...); Nmap
+    reports success only when exactly one match is within 90 % of the best and its novelty
+    is low, counts that one as perfect, and otherwise writes no ``<osmatch>`` at all. So
+    every match written for an IPv6 host is perfect.
+    """
+    return ipv6 or accuracy >= 100
+
+
 class Host:
     """One ``<host>`` of the input, as read, plus the script results added to it."""
 
@@ -412,7 +404,12 @@ class Host:
 
     def _os_matches(self) -> list[dict[str, Any]] | None:
         """Perfect OS matches only, each with the union of all perfect matches' classes."""
-        perfect = [m for m in self.element.iterfind("os/osmatch") if m.get("accuracy") == "100"]
+        ipv6 = ":" in (self.address or "")
+        perfect = [
+            match
+            for match in self.element.iterfind("os/osmatch")
+            if is_perfect_os_match(_int(match.get("accuracy")), ipv6=ipv6)
+        ]
         if not perfect or len(perfect) > 8:
             return None
         classes: list[dict[str, Any]] = []

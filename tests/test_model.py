@@ -218,3 +218,22 @@ def test_udp_port_lists_in_the_corpus() -> None:
     )
     assert folded.service == "snmp"  # from nmap-services, as Nmap names it
     assert host.get_port_state(53, "tcp") is None
+
+
+@pytest.mark.parametrize(
+    ("address", "addrtype", "names"),
+    [("10.0.0.5", "ipv4", None), ("fe80::5", "ipv6", ["Linux 5.X"])],
+)
+def test_nse_os_holds_ipv6_perfect_matches_below_100(
+    address: str, addrtype: str, names: list[str] | None
+) -> None:
+    """Nmap writes only its perfect IPv6 match, with a probability as accuracy (here 99):
+    NSE's host.os lists it (num_perfect_matches is 1), as -oN prints ``OS details:``. An IPv4
+    match at 99 is a guess, which host.os leaves out."""
+    base = _host("")
+    raw = base.raw.replace(
+        b'addr="10.0.0.5" addrtype="ipv4"', f'addr="{address}" addrtype="{addrtype}"'.encode()
+    ).replace(b'accuracy="100"', b'accuracy="99"')
+    element = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True))
+    os_matches = Host(element, raw, context=ScanContext()).nse.os
+    assert (None if os_matches is None else [m["name"] for m in os_matches]) == names

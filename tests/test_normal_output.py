@@ -590,6 +590,77 @@ def test_down_host_and_long_version() -> None:
     assert "80/tcp open  http?   syn-ack\n" in text  # guessed name at -sV, no padding at end
 
 
+_ROOT6 = (
+    '<nmaprun scanner="nmap" args="nmap -6 -n -O -p 22,23 2001:db8::5" start="1"'
+    ' startstr="Thu Jan  1 00:00:01 1970" version="7.93" xmloutputversion="1.05">'
+    '<scaninfo type="syn" protocol="tcp" numservices="2" services="22-23"/>'
+    '<verbose level="0"/><debugging level="0"/></nmaprun>'
+)
+#: Shaped like real Nmap 7.93 ``-6 -O`` output (a loopback run gave this layout, with no match):
+#: for IPv6 Nmap writes only its one perfect match, whose accuracy is a classifier probability.
+_HOST6 = (
+    '<host starttime="1" endtime="2"><status state="up" reason="echo-reply" reason_ttl="64"/>\n'
+    '<address addr="{addr}" addrtype="{addrtype}"/>\n<hostnames>\n</hostnames>\n'
+    '<ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack"'
+    ' reason_ttl="64"/><service name="ssh" method="table" conf="3"/></port>\n'
+    '<port protocol="tcp" portid="23"><state state="closed" reason="reset" reason_ttl="64"/>'
+    '<service name="telnet" method="table" conf="3"/></port>\n</ports>\n'
+    '<os><portused state="open" proto="tcp" portid="22"/>\n'
+    '<portused state="closed" proto="tcp" portid="23"/>\n'
+    '<portused state="closed" proto="udp" portid="36072"/>\n'
+    '<osmatch name="Linux 4.19 - 5.15" accuracy="99" line="0">\n'
+    '<osclass type="general purpose" vendor="Linux" osfamily="Linux" osgen="4.X"'
+    ' accuracy="99"><cpe>cpe:/o:linux:linux_kernel:4</cpe></osclass>\n'
+    '<osclass type="general purpose" vendor="Linux" osfamily="Linux" osgen="5.X"'
+    ' accuracy="99"><cpe>cpe:/o:linux:linux_kernel:5</cpe></osclass>\n'
+    "</osmatch>\n</os>\n"
+    '<distance value="1"/>\n<times srtt="259" rttvar="3811" to="100000"/>\n</host>'
+)
+_HOST6_HEAD = (
+    "Host is up (0.00026s latency).\n"
+    "\n"
+    "PORT   STATE  SERVICE\n"
+    "22/tcp open   ssh\n"
+    "23/tcp closed telnet\n"
+    "Device type: general purpose\n"
+)
+
+
+def test_ipv6_os_match_below_100_is_nmaps_perfect_match() -> None:
+    """FPEngine.cc ``classify`` succeeds only with one match within 90 % of the best, and
+    output.cc ``printosscanoutput`` prints it as perfect: ``Running:``, ``OS details:`` and no
+    percentages, whatever its accuracy (99 here)."""
+    root = etree.fromstring(_ROOT6)
+    ctx = NormalContext.from_root(root, root.findall("scaninfo"), 0, 0)
+    host = etree.fromstring(_HOST6.format(addr="2001:db8::5", addrtype="ipv6"))
+    assert format_host(host, ctx) == (
+        "Nmap scan report for 2001:db8::5\n"
+        + _HOST6_HEAD
+        + (
+            "Running: Linux 4.X|5.X\n"
+            "OS CPE: cpe:/o:linux:linux_kernel:4 cpe:/o:linux:linux_kernel:5\n"
+            "OS details: Linux 4.19 - 5.15\n"
+            "Network Distance: 1 hop\n"
+            "\n"
+        )
+    )
+    # IPv4 (osscan2.cc): a match below 100 is a guess; no fingerprint written means Nmap had
+    # a reason not to want it, so it printed the guesses.
+    host4 = etree.fromstring(_HOST6.format(addr="192.0.2.5", addrtype="ipv4"))
+    assert format_host(host4, ctx) == (
+        "Nmap scan report for 192.0.2.5\n"
+        + _HOST6_HEAD
+        + (
+            "Running (JUST GUESSING): Linux 4.X|5.X (99%)\n"
+            "OS CPE: cpe:/o:linux:linux_kernel:4 cpe:/o:linux:linux_kernel:5\n"
+            "Aggressive OS guesses: Linux 4.19 - 5.15 (99%)\n"
+            "No exact OS matches for host (test conditions non-ideal).\n"
+            "Network Distance: 1 hop\n"
+            "\n"
+        )
+    )
+
+
 def test_split_args_inverts_join_quoted() -> None:
     args = 'nmap --script-args "user=foo,pass=\\",{}=bar\\"" -p 22 "a b" x\\\\y'
     assert split_args(args) == [

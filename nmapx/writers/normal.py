@@ -75,6 +75,8 @@ from dataclasses import dataclass, replace
 
 from lxml import etree
 
+from nmapx.model import is_perfect_os_match
+from nmapx.reasons import singular_reason
 from nmapx.xmlescape import escape_for_screen
 
 log = logging.getLogger(__name__)
@@ -867,43 +869,6 @@ def _mac_line(host: etree._Element) -> str:
 # --------------------------------------------------------------------------------------------
 # Ports (printportoutput)
 
-_REASON_PLURALS = {
-    "resets": "reset",
-    "syn-acks": "syn-ack",
-    "split-handshake-syns": "split-handshake-syn",
-    "udp-responses": "udp-response",
-    "proto-responses": "proto-response",
-    "perm-denieds": "perm-denied",
-    "net-unreaches": "net-unreach",
-    "host-unreaches": "host-unreach",
-    "proto-unreaches": "proto-unreach",
-    "port-unreaches": "port-unreach",
-    "echo-replies": "echo-reply",
-    "dest-unreaches": "dest-unreach",
-    "source-quenches": "source-quench",
-    "net-prohibiteds": "net-prohibited",
-    "host-prohibiteds": "host-prohibited",
-    "admin-prohibiteds": "admin-prohibited",
-    "time-exceededs": "time-exceeded",
-    "timestamp-replies": "timestamp-reply",
-    "addressmask-replies": "addressmask-reply",
-    "no-ipid-changes": "no-ipid-change",
-    "ipid-changes": "ipid-change",
-    "arp-responses": "arp-response",
-    "nd-responses": "nd-response",
-    "tcp-responses": "tcp-response",
-    "no-responses": "no-response",
-    "init-acks": "init-ack",
-    "aborts": "abort",
-    "localhost-responses": "localhost-response",
-    "unknown-responses": "unknown-response",
-    "user-sets": "user-set",
-    "no-routes": "no-route",
-    "beyond-scopes": "beyond-scope",
-    "reject-routes": "reject-route",
-    "param-problems": "param-problem",
-}
-
 
 def _service_name(port: etree._Element, state: str, ctx: NormalContext) -> str:
     """Port::getNmapServiceName: ``[ssl/]name[?]`` or ``[ssl/]unknown``; "" if over 63 bytes."""
@@ -964,7 +929,7 @@ def _port_reason(state_el: etree._Element | None) -> str:
     if state_el is None:
         return "unknown-response"
     reason = _raw(state_el.get("reason")) or "unknown-response"
-    reason = _REASON_PLURALS.get(reason, reason)
+    reason = singular_reason(reason)
     ip = state_el.get("reason_ip")
     text = f"{reason} from {_raw(ip)}" if ip else reason
     ttl = _int(state_el.get("reason_ttl"))
@@ -1035,7 +1000,7 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
         parts = []
         for r in reasons:
             reason = _raw(r.get("reason"))
-            reason = _REASON_PLURALS.get(reason, reason)
+            reason = singular_reason(reason)
             proto = r.get("proto") or _extraports_proto(extra, ports_el)
             what = f"{_raw(proto)} {unit}" if proto else unit
             parts.append(f"{_int(r.get('count'))} {state} {what}{plural} ({reason})")
@@ -1309,13 +1274,19 @@ def _os_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> str
     return "".join(out)
 
 
+def _num_perfect(accuracies: list[int], info: _HostInfo) -> int:
+    """How many of the written OS matches (or classes) Nmap counted as perfect."""
+    ipv6 = ":" in info.ip
+    return sum(1 for accuracy in accuracies if is_perfect_os_match(accuracy, ipv6=ipv6))
+
+
 def _os_matches(
     os_el: etree._Element, host: etree._Element, info: _HostInfo, ctx: NormalContext
 ) -> str:
     matches = _children(os_el, "osmatch")
     names = [_raw(m.get("name")) for m in matches]
     accs = [_int(m.get("accuracy")) for m in matches]
-    num_perfect = sum(1 for a in accs if a >= 100)
+    num_perfect = _num_perfect(accs, info)
     fp_el = _child(os_el, "osfingerprint")
     fp = _raw(fp_el.get("fingerprint")) if fp_el is not None else None
     # The print's G= flag is Nmap's own verdict (isGoodFP == no reason) whenever a
@@ -1353,7 +1324,7 @@ def _os_matches(
     legacy = _children(os_el, "osclass")
     if legacy:
         classes = [_os_class(c, _int(c.get("accuracy"))) for c in legacy]
-        perfect_classes = sum(1 for c in classes if c.accuracy >= 100)
+        perfect_classes = _num_perfect([c.accuracy for c in classes], info)
     else:
         perfect_classes = 0
         seen: set[tuple[str, str, str, str | None]] = set()
