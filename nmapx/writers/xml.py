@@ -25,6 +25,12 @@ from nmapx.xmlescape import xml_text
 from nmapx.xmlscan import Tag, iter_tags
 
 _PRESCRIPT_BEFORE = frozenset({"host", "hosthint", "postscript", "runstats"})
+#: The children nmap.dtd requires at the start of ``<nmaprun>`` (``scaninfo*, verbose,
+#: debugging``), which a document cut off in its header may lack.
+_HEADER = ("scaninfo", "verbose", "debugging")
+#: What a cut-off header is completed with. The levels are not known, so they are left out
+#: (the DTD makes ``level`` optional) rather than invented.
+_REQUIRED_HEADER = ((b"verbose", b"<verbose/>\n"), (b"debugging", b"<debugging/>\n"))
 
 
 @dataclass(slots=True)
@@ -207,6 +213,9 @@ class XmlWriter:
         self.start_time = 0
         self.last_time = 0
         self._empty_root = False
+        #: Header children written so far, and whether anything after the header was.
+        self._header_seen: set[bytes] = set()
+        self._past_header = False
 
     def write(self, item: Item) -> None:
         if isinstance(item, Prologue):
@@ -214,6 +223,7 @@ class XmlWriter:
             self._empty_root = item.empty_root
             self.start_time = self.last_time = _int(item.root.get("start"))
         elif isinstance(item, Host):
+            self._past_header = True
             self._before(item.gap, "host")
             self.out.write(enriched_bytes(item))
             self._count(item)
@@ -242,6 +252,10 @@ class XmlWriter:
                 self.out.write(wrap_scripts("prescript", self.prescript))
 
     def _top_level(self, item: TopLevelItem) -> None:
+        if item.name in _HEADER:
+            self._header_seen.add(item.name.encode())
+        elif item.name is not None:
+            self._past_header = True
         if item.name == "prescript" and self._prescript_pending:
             self.out.write(item.gap)
             self._prescript_pending = False
@@ -288,13 +302,21 @@ class XmlWriter:
             self.last_time = max(self.last_time, int(endtime[1]))
 
     def _truncated(self, item: Truncation) -> None:
-        """Close a cut-off document validly: Nmap's own error ``<runstats>``, then the root."""
-        self._before(item.gap, "runstats")
+        """Close a cut-off document validly: Nmap's own error ``<runstats>``, then the root.
+
+        A document cut off in its header also gets the ``<verbose>``/``<debugging>`` the DTD
+        requires before anything else (exit status 3 promises a valid document).
+        """
+        gap = item.gap
+        missing = self._missing_header()
+        if missing:
+            gap = (gap or b"\n") + missing
+        self._before(gap, "runstats")
         if self._runstats_written:
-            self.out.write(b"\n</nmaprun>\n" if not item.gap else b"</nmaprun>\n")
+            self.out.write(b"\n</nmaprun>\n" if not gap else b"</nmaprun>\n")
             return
         self._postscript()
-        if not item.gap:
+        if not gap:
             self.out.write(b"\n")
         where = f"line {item.line}, byte {item.offset}"
         if item.inside:
@@ -302,6 +324,16 @@ class XmlWriter:
         total = self.hosts_up + self.hosts_down
         message = f"nmapx: input ended early ({where}); {total} complete host(s) kept"
         self.out.write(self._error_runstats(message) + b"</nmaprun>\n")
+
+    def _missing_header(self) -> bytes:
+        """The required header children a document cut off in its header did not reach.
+
+        Only while nothing but header children has been written: an input that lacks them
+        altogether (very old Nmap) keeps its own shape once its hosts have been copied.
+        """
+        if self._past_header:
+            return b""
+        return b"".join(text for name, text in _REQUIRED_HEADER if name not in self._header_seen)
 
     def _error_runstats(self, message: str) -> bytes:
         """Nmap's own ``<runstats>`` for a scan that failed, carrying ``message``."""
