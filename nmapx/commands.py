@@ -18,7 +18,8 @@ log = logging.getLogger("nmapx")
 
 COMMANDS = ("scripts", "plan", "diff")
 
-DIFF_EPILOG = """exit status (Ndiff's): 0 the scans are the same; 1 they differ; 2 error."""
+DIFF_EPILOG = """exit status (Ndiff's): 0 the scans are the same; 1 they differ; 2 error (also a
+truncated or damaged input, which is not compared)."""
 
 
 def add_parsers(commands: Any) -> list[argparse.ArgumentParser]:

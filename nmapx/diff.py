@@ -709,15 +709,33 @@ def write_xml(scan_a: ScanSummary, scan_b: ScanSummary, out: IO[bytes]) -> int:
     return cost
 
 
+def _complete(scan: ScanSummary) -> bool:
+    """Whether ``scan`` was read whole: not truncated, nothing malformed skipped.
+
+    The reader has already said where each problem is; comparing the rest would report
+    hosts and ports missing from a cut-off file as gone, which is what Ndiff refuses to do.
+    """
+    return scan.status not in (ExitStatus.INCOMPLETE, ExitStatus.DAMAGED)
+
+
 def diff_files(old: str, new: str, text_out: IO[str] | None, xml_out: IO[bytes] | None) -> int:
     """Compare two scan files: 0 same, 1 different, 2 error (Ndiff's exit codes).
 
-    An input that cannot be read at all is an error (2); a damaged or truncated one is
-    compared as far as it could be read, after the reader's warning.
+    As with Ndiff 7.93, only complete, well-formed scans are compared: an input that
+    cannot be read, that ended early (exit 3 of ``nmapx run``) or that has malformed parts
+    (exit 4) is an error (2) and nothing is written. Ndiff's XML parser gives up on such a
+    file with a traceback and an empty stdout; nmapx prints the reader's one line per
+    problem, naming the file and the place. Like Ndiff, the second file is not read when
+    the first fails. (Characters XML 1.0 forbids, repaired with a warning, do not stop the
+    comparison; Ndiff gives up on them too. See the README.)
     """
     try:
         scan_a = load_scan(old)
+        if not _complete(scan_a):
+            return ERROR
         scan_b = load_scan(new)
+        if not _complete(scan_b):
+            return ERROR
     except NmapxError as exc:
         log.error("%s", exc)
         return ERROR

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -294,3 +295,59 @@ def test_live_scans_of_loopback_services(tmp_path: Path) -> None:
     ]
     if shutil.which("ndiff"):
         assert ndiff(str(old), str(new)).returncode == 2
+
+
+def _truncated_inputs(tmp_path: Path) -> list[tuple[Path, Path]]:
+    """(complete file, damaged copy) pairs: the corpus's own cut-off scan and its complete
+    original, a scan cut mid-host here, and a scan with one host's start tag damaged."""
+    pairs = []
+    kept = CORPUS / "python-libnmap" / "broken" / "1_hosts_incomplete.xml"  # no </nmaprun>
+    if kept.exists():
+        pairs.append((CORPUS / "python-libnmap" / "1_hosts.xml", kept))
+    complex_xml = NDIFF_SCANS / "complex.xml"
+    cut = tmp_path / "cut.xml"
+    cut.write_bytes(complex_xml.read_bytes()[:1500])  # inside the first <host>
+    pairs.append((complex_xml, cut))
+    source = CORPUS / "nmap-zenmap-test" / "xml_test11.xml"
+    data = source.read_bytes()
+    starts = [m.start() + 1 for m in re.finditer(rb"\n<host[ >]", data)]
+    damaged = tmp_path / "damaged.xml"
+    damaged.write_bytes(data[: starts[1]] + b"<hosx" + data[starts[1] + len(b"<host") :])
+    pairs.append((source, damaged))
+    return pairs
+
+
+@needs_ndiff
+@needs_corpus
+def test_truncated_or_damaged_input_is_an_error_like_ndiff(tmp_path: Path) -> None:
+    """Ndiff 7.93 refuses a file its XML parser cannot finish: a traceback on stderr (the
+    SAXParseException names the file and place, e.g. ``cut.xml:18:192: unclosed token``),
+    nothing on stdout, exit 2, whichever side the file is on and in text or XML mode; when
+    the first file fails the second is never opened. nmapx does the same, with its one
+    line per problem, naming the file and the same line, instead of the traceback."""
+    missing = tmp_path / "missing.xml"
+    for good, bad in _truncated_inputs(tmp_path):
+        for old, new in ((good, bad), (bad, good), (bad, missing)):
+            for mode in ((), ("--xml",)):
+                reference = ndiff(*mode, str(old), str(new))
+                assert (reference.returncode, reference.stdout) == (2, b""), (old, new, mode)
+                assert b"Traceback (most recent call last)" in reference.stderr
+                place = re.search(
+                    rb"SAXParseException: " + re.escape(str(bad).encode()) + rb":(\d+):\d+: ",
+                    reference.stderr,
+                )
+                ndiff_said = reference.stderr.decode().strip().splitlines()[-1]
+                if place is None:  # Ndiff's handler asserted on the damaged host instead
+                    assert ndiff_said == "AssertionError", ndiff_said
+                result = cli(*mode, str(old), str(new))
+                assert (result.returncode, result.stdout) == (2, b""), (old, new, mode)
+                stderr = result.stderr.decode()
+                assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+                assert stderr.startswith(f"nmapx: {bad}:"), stderr
+                assert " error: " in stderr, stderr
+                if place is not None:  # the same line as Ndiff's parser
+                    assert stderr.split(":")[2] == place[1].decode(), (stderr, ndiff_said)
+            keep = tmp_path / "keep.xml"
+            keep.write_bytes(b"previous")
+            assert cli(str(good), str(bad), "-oX", str(keep)).returncode == 2
+            assert keep.read_bytes() == b"previous"
