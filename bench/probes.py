@@ -25,19 +25,24 @@ Per N, in one run (``PORTS`` with ``-sT -sU -n -Pn``, scripts auth-owners,daytim
 
 the floor (the longest single wait any of the scripts makes on a silent port, computed from
 comm's timeouts, plus measured loopback set-up), and a conformance check: the ``<script>``
-elements per (host, protocol, port) of nse.xml and nmapx.xml must be identical, except an
-auth-owners present on one side only (a race inside Nmap itself, see
-tests/test_conformance_live.py); the number of mismatching elements is printed, not asserted.
+elements per (host, protocol, port) of nse.xml and each candidate's XML, every element
+counted (one present on one side only is a mismatch: results lost under load must show);
+results kept, lost per script and port for nmapx and for Nmap are printed, not asserted.
+``--nmapx-settings`` runs several nmapx settings against the same Nmap baseline (the curve
+of results kept against time); ``--no-tuned`` and ``--no-pipeline`` skip (b) and (d).
 
     python bench/probes.py                  # N = 254 and 1,000 (Nmap alone takes ~30 min)
     python bench/probes.py --sizes 254
     python bench/probes.py --quick          # N = 8 (CI)
+    python bench/probes.py --sizes 254 --no-tuned --no-pipeline \
+        --nmapx-settings='default;default;--max-parallelism 100'
     python -m bench --quick --only probes
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -50,6 +55,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +76,14 @@ FULL_SIZES = (254, 1000)
 QUICK_SIZES = (8,)
 #: banner.nse's default ``banner.timeout`` (5 s), in ms as comm takes it.
 BANNER_TIMEOUT_MS = 5000
+#: The daytime service closes its side this long after sending the time. auth-owners asks
+#: identd about the connection while it is open, so identd must answer within this window:
+#: that is what makes the results of a loaded run depend on how hard identd is flooded.
+DAYTIME_LINGER = 2.0
 
 TABLE = "probes: Nmap NSE vs nmapx on the same loopback hosts (seconds)"
 RATIO_TABLE = "probes: ratios and conformance (same run)"
+KEPT_TABLE = "probes: results kept vs Nmap's defaults, per setting (same run, same baseline)"
 
 COMPLETED_NSE = re.compile(rb"^Completed NSE at \d\d:\d\d, ([\d.]+)s elapsed", re.M)
 
@@ -104,7 +115,10 @@ def why_skip() -> str | None:
 
 
 def run(
-    quick: bool = False, sizes: Sequence[int] | None = None, keep: bool = False
+    quick: bool = False,
+    sizes: Sequence[int] | None = None,
+    keep: bool = False,
+    plan: Plan | None = None,
 ) -> list[dict[str, object]]:
     """Entry point for ``bench/run_all.py``: runs the measurement as a child inside its own
     network namespace and returns that child's rows."""
@@ -113,6 +127,7 @@ def run(
         print(f"[probes] skipped: {reason}", file=sys.stderr, flush=True)
         return [{"table": TABLE, "N": None, "note": f"skipped: {reason}"}]
     sizes = tuple(sizes or (QUICK_SIZES if quick else FULL_SIZES))
+    plan = plan or Plan()
     workdir = HERE / "out"
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="probes-") as tmp:
@@ -124,9 +139,12 @@ def run(
             "unshare", "-n", sys.executable, str(Path(__file__).resolve()), "--inner",
             "--sizes", ",".join(map(str, sizes)), "--outdir", str(keepdir if keep else tmp),
             "--json", str(result), *(["--keep"] if keep else []),
+            "--nmapx-settings=" + ";".join(" ".join(o) or "default" for _, o in plan.settings),
+            *([] if plan.tuned else ["--no-tuned"]), *([] if plan.pipeline else ["--no-pipeline"]),
         ]  # fmt: skip
         try:
-            done = subprocess.run(argv, cwd=REPO, timeout=_budget(sizes) + 120, check=False)
+            budget = _budget(sizes, len(plan.settings))
+            done = subprocess.run(argv, cwd=REPO, timeout=budget + 120, check=False)
             status = done.returncode
         except subprocess.TimeoutExpired:
             status = -1
@@ -142,8 +160,8 @@ def _nmap_timeout(n: int) -> float:
     return 120 + 4.0 * n
 
 
-def _budget(sizes: Sequence[int]) -> float:
-    return sum(5 * _nmap_timeout(n) for n in sizes)
+def _budget(sizes: Sequence[int], settings: int = 1) -> float:
+    return sum((4 + settings) * _nmap_timeout(n) + settings * DRAIN_LIMIT for n in sizes)
 
 
 # ---------------------------------------------------------------------------- inside the netns
@@ -232,20 +250,63 @@ def port_scripts(path: Path) -> dict[tuple[str, str, int], dict[str, bytes]]:
     return found
 
 
-def compare(nse: Path, ours: Path) -> tuple[int, int, int]:
-    """(mismatching script elements, elements compared, racy auth-owners left out)."""
+@dataclass
+class Comparison:
+    """How a candidate's port script results compare with a reference's (Nmap's defaults).
+
+    Every ``<script>`` element counts: one present on one side only is a mismatch like a
+    differing one (nothing is skipped as "racy": a result the candidate loses under load is
+    exactly what this benchmark must show). Keys of the per-script dicts are
+    ``"<script id> <port>/<protocol>"``, summed over hosts.
+    """
+
+    reference: int = 0  #: elements in the reference
+    candidate: int = 0  #: elements in the candidate
+    kept: int = 0  #: reference elements the candidate has, byte for byte
+    lost: dict[str, int] = field(default_factory=dict)  #: reference only
+    extra: dict[str, int] = field(default_factory=dict)  #: candidate only (reference lost)
+    differ: dict[str, int] = field(default_factory=dict)  #: both, different bytes
+
+    @property
+    def mismatches(self) -> int:
+        return sum(self.lost.values()) + sum(self.extra.values()) + sum(self.differ.values())
+
+    @staticmethod
+    def detail(counts: dict[str, int]) -> str:
+        """``"auth-owners 13/tcp: 214, auth-owners 113/tcp: 16"`` (largest first), or ``0``."""
+        if not counts:
+            return "0"
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return ", ".join(f"{key}: {count}" for key, count in ordered)
+
+    def per_script(self, counts: dict[str, int]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for key, count in counts.items():
+            sid = key.split(" ", 1)[0]
+            out[sid] = out.get(sid, 0) + count
+        return out
+
+
+def compare(nse: Path, ours: Path) -> Comparison:
+    """Compare the candidate ``ours`` with the reference ``nse``, element by element."""
     theirs, mine = port_scripts(nse), port_scripts(ours)
-    mismatches = compared = racy = 0
+    result = Comparison()
     for key in set(theirs) | set(mine):
         a, b = theirs.get(key, {}), mine.get(key, {})
+        where = f"{key[2]}/{key[1]}"
+        result.reference += len(a)
+        result.candidate += len(b)
         for sid in set(a) | set(b):
-            if sid == "auth-owners" and (sid in a) != (sid in b):
-                racy += 1
-                continue
-            compared += 1
-            if a.get(sid) != b.get(sid):
-                mismatches += 1
-    return mismatches, compared, racy
+            label = f"{sid} {where}"
+            if sid not in b:
+                result.lost[label] = result.lost.get(label, 0) + 1
+            elif sid not in a:
+                result.extra[label] = result.extra.get(label, 0) + 1
+            elif a[sid] != b[sid]:
+                result.differ[label] = result.differ.get(label, 0) + 1
+            else:
+                result.kept += 1
+    return result
 
 
 def floor_seconds() -> tuple[float, str]:
@@ -321,14 +382,71 @@ def settle(log: Any, label: str) -> float:
     return waited
 
 
-def measure_size(n: int, outdir: Path, identd: str, log: Any) -> list[dict[str, object]]:
+@dataclass
+class Plan:
+    """What one benchmark run measures besides Nmap's defaults and the plain scan."""
+
+    #: nmapx settings, each ``(label, extra options)``, all run on the same plain scan and
+    #: compared with the same Nmap baseline (a label may repeat: repeated runs).
+    settings: list[tuple[str, list[str]]] = field(default_factory=lambda: [("default", [])])
+    #: Nmap tuned for speed (``--max-parallelism 1000 --min-hostgroup N``).
+    tuned: bool = True
+    #: ``nmap -oX - | nmapx run`` end to end (default settings).
+    pipeline: bool = True
+
+
+def parse_settings(text: str) -> list[tuple[str, list[str]]]:
+    """``"default;--max-parallelism 100"`` -> ``[("default", []), ("--max-parallelism 100",
+    ["--max-parallelism", "100"])]``; a repeated setting gets ``#2``, ``#3`` ... labels."""
+    out: list[tuple[str, list[str]]] = []
+    seen: dict[str, int] = {}
+    for part in text.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        options = [] if part == "default" else part.split()
+        seen[part] = seen.get(part, 0) + 1
+        label = part if seen[part] == 1 else f"{part} #{seen[part]}"
+        out.append((label, options))
+    return out or [("default", [])]
+
+
+def _lost_row(
+    n: int, label: str, cmp: Comparison, wall: float | None, nse: float | None, **extra: object
+) -> dict[str, object]:
+    """One row of the results-kept table."""
+    lost = cmp.per_script(cmp.lost)
+    return {
+        "table": KEPT_TABLE,
+        "N": n,
+        "setting": label,
+        "kept": cmp.kept,
+        "of Nmap's": cmp.reference,
+        "lost": sum(cmp.lost.values()),
+        "lost auth-owners": lost.get("auth-owners", 0),
+        "lost daytime": lost.get("daytime", 0),
+        "lost banner": lost.get("banner", 0),
+        "Nmap lost": sum(cmp.extra.values()),
+        "differ": sum(cmp.differ.values()),
+        "wall s": wall,
+        "Nmap NSE s": nse,
+        "Nmap NSE/this": nse / wall if nse and wall else None,
+        "lost where": Comparison.detail(cmp.lost),
+        "Nmap lost where": Comparison.detail(cmp.extra),
+        **extra,
+    }
+
+
+def measure_size(
+    n: int, outdir: Path, identd: str, log: Any, plan: Plan
+) -> list[dict[str, object]]:
     from bench.passthrough import measure
 
     nmapx_cmd = [sys.executable, "-m", "nmapx"]
     targets = outdir / f"targets-{n}.txt"
     targets.write_text("\n".join(_targets(n)) + "\n")
     limit = _nmap_timeout(n)
-    files = {k: outdir / f"{k}-{n}.xml" for k in ("nse", "tuned", "plain", "nmapx", "pipe")}
+    files = {k: outdir / f"{k}-{n}.xml" for k in ("nse", "tuned", "plain", "pipe")}
 
     def nmap_run(label: str, extra: list[str]) -> tuple[Any, bytes]:
         settle(log, f"N={n}: {label}")
@@ -342,117 +460,163 @@ def measure_size(n: int, outdir: Path, identd: str, log: Any) -> list[dict[str, 
         )
         return r, text
 
+    def ok(r: Any) -> bool:
+        return r is not None and r.returncode == 0 and not r.timed_out
+
     # (a) Nmap's defaults, (b) tuned for speed.
     a, a_out = nmap_run(
         "nmap NSE (defaults)", ["--script", SCRIPTS, "-v", "-oX", str(files["nse"])]
     )
-    b, b_out = nmap_run(
-        "nmap NSE (tuned)",
-        ["--script", SCRIPTS, "-v", "--max-parallelism", "1000", "--min-hostgroup", str(n),
-         "-oX", str(files["tuned"])],
-    )  # fmt: skip
-    # (c) plain scan, then nmapx on the file.
+    b = b_out = None
+    if plan.tuned:
+        b, b_out = nmap_run(
+            "nmap NSE (tuned)",
+            ["--script", SCRIPTS, "-v", "--max-parallelism", "1000", "--min-hostgroup", str(n),
+             "-oX", str(files["tuned"])],
+        )  # fmt: skip
+    # (c) plain scan, then nmapx on the file, once per setting.
     p, _ = nmap_run("nmap plain", ["-v", "-oX", str(files["plain"])])
-    settle(log, f"N={n}: nmapx run plain.xml")
-    print(f"[probes] N={n}: nmapx run plain.xml", file=log, flush=True)
-    with tempfile.TemporaryFile() as err_out:
-        c = measure(
-            [
-                *nmapx_cmd,
-                "run",
-                str(files["plain"]),
-                "--script",
-                SCRIPTS,
-                "-oX",
-                str(files["nmapx"]),
-            ],
-            stdout=err_out,
-            timeout=limit,
+    a_nse = nse_phase(a_out)
+    b_nse = nse_phase(b_out) if b_out is not None else None
+    runs: list[tuple[str, Any, Path]] = []
+    for index, (label, options) in enumerate(plan.settings):
+        out_file = outdir / f"nmapx{index}-{n}.xml"
+        settle(log, f"N={n}: nmapx {label}")
+        print(f"[probes] N={n}: nmapx run plain.xml ({label})", file=log, flush=True)
+        with tempfile.TemporaryFile() as err_out:
+            c = measure(
+                [*nmapx_cmd, "run", str(files["plain"]), "--script", SCRIPTS, *options,
+                 "-oX", str(out_file)],
+                stdout=err_out,
+                timeout=limit,
+            )  # fmt: skip
+        cmp = compare(files["nse"], out_file)
+        print(
+            f"[probes] N={n}: nmapx ({label}): {c.wall:.1f} s (exit {c.returncode}); kept"
+            f" {cmp.kept} of {cmp.reference}; lost {Comparison.detail(cmp.lost)}",
+            file=log,
+            flush=True,
         )
-    print(f"[probes] N={n}: nmapx: {c.wall:.1f} s (exit {c.returncode})", file=log, flush=True)
+        runs.append((label, c, out_file))
     # (d) the pipeline end to end.
-    settle(log, f"N={n}: pipeline")
-    print(f"[probes] N={n}: nmap -oX - | nmapx run", file=log, flush=True)
-    t0 = time.perf_counter()
-    producer = subprocess.Popen(
-        ["nmap", *BASE, "-oX", "-", "-iL", str(targets)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    d = None
+    d_wall = None
+    if plan.pipeline:
+        settle(log, f"N={n}: pipeline")
+        print(f"[probes] N={n}: nmap -oX - | nmapx run", file=log, flush=True)
+        t0 = time.perf_counter()
+        producer = subprocess.Popen(
+            ["nmap", *BASE, "-oX", "-", "-iL", str(targets)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
 
-    def _close_pipe(_proc: Any) -> None:
-        assert producer.stdout is not None
-        producer.stdout.close()
+        def _close_pipe(_proc: Any) -> None:
+            assert producer.stdout is not None
+            producer.stdout.close()
 
-    d = measure(
-        [*nmapx_cmd, "run", "--script", SCRIPTS, "-oX", str(files["pipe"])],
-        stdin=producer.stdout,
-        timeout=limit,
-        before_wait=_close_pipe,
-    )
-    try:
-        producer.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        producer.kill()
-        producer.wait()
-    d_wall = time.perf_counter() - t0
-    print(f"[probes] N={n}: pipeline: {d_wall:.1f} s (exit {d.returncode})", file=log, flush=True)
+        d = measure(
+            [*nmapx_cmd, "run", "--script", SCRIPTS, "-oX", str(files["pipe"])],
+            stdin=producer.stdout,
+            timeout=limit,
+            before_wait=_close_pipe,
+        )
+        try:
+            producer.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            producer.kill()
+            producer.wait()
+        d_wall = time.perf_counter() - t0
+        print(
+            f"[probes] N={n}: pipeline: {d_wall:.1f} s (exit {d.returncode})", file=log, flush=True
+        )
 
     floor, floor_how = floor_seconds()
-    mism, compared, racy = compare(files["nse"], files["nmapx"])
-    mism_t, _, _ = compare(files["tuned"], files["nmapx"])
-    mism_p, _, _ = compare(files["nse"], files["pipe"])
-    a_nse, b_nse = nse_phase(a_out), nse_phase(b_out)
-
-    def ok(r: Any) -> bool:
-        return r.returncode == 0 and not r.timed_out
-
-    notes = [f"identd: {identd}"]
-    for label, r in (("nmap", a), ("tuned", b), ("plain", p), ("nmapx", c), ("pipe nmapx", d)):
-        if not ok(r):
-            notes.append(f"{label} failed: {r.why()}")
 
     def ratio(x: float | None, y: float | None) -> float | None:
         return x / y if x and y else None
 
+    notes = [f"identd: {identd}"]
+    for label, r in (("nmap", a), ("tuned", b), ("plain", p), ("pipe nmapx", d)):
+        if r is not None and not ok(r):
+            notes.append(f"{label} failed: {r.why()}")
+    rows: list[dict[str, object]] = []
+    kept_rows: list[dict[str, object]] = []
+    first = runs[0] if runs else None
+    c = first[1] if first else None
     nmapx_s = c.wall if ok(c) else None
-    return [
+    for label, r, out_file in runs:
+        if not ok(r):
+            notes.append(f"nmapx ({label}) failed: {r.why()}")
+        kept_rows.append(
+            _lost_row(n, f"nmapx {label}", compare(files["nse"], out_file),
+                      r.wall if ok(r) else None, a_nse, **{"nmapx CPU s": r.cpu})
+        )  # fmt: skip
+    if b is not None:
+        kept_rows.append(_lost_row(n, "nmap tuned", compare(files["nse"], files["tuned"]),
+                                   b_nse, a_nse))  # fmt: skip
+    if d is not None:
+        kept_rows.append(_lost_row(n, "pipeline (default)", compare(files["nse"], files["pipe"]),
+                                   d_wall if ok(d) else None, a.wall))  # fmt: skip
+    first_cmp = compare(files["nse"], first[2]) if first else Comparison()
+    rows.append(
         {
             "table": TABLE,
             "N": n,
             "Nmap NSE phase": a_nse,
             "Nmap total": a.wall,
             "Nmap tuned NSE": b_nse,
-            "Nmap tuned total": b.wall,
+            "Nmap tuned total": b.wall if b is not None else None,
             "Nmap plain scan": p.wall,
-            "nmapx scripts": c.wall,
-            "nmapx CPU": c.cpu,
-            "nmapx RSS MiB": c.maxrss_mib,
+            "nmapx scripts": c.wall if c is not None else None,
+            "nmapx CPU": c.cpu if c is not None else None,
+            "nmapx RSS MiB": c.maxrss_mib if c is not None else None,
             "floor": floor,
             "pipeline e2e": d_wall,
             "Nmap e2e": a.wall,
             "note": "; ".join(notes),
-        },
+        }
+    )
+    rows.append(
         {
             "table": RATIO_TABLE,
             "N": n,
+            "setting": first[0] if first else None,
             "Nmap NSE/nmapx": ratio(a_nse, nmapx_s),
             "tuned NSE/nmapx": ratio(b_nse, nmapx_s),
             "nmapx/floor": ratio(nmapx_s, floor),
             "Nmap e2e/pipeline": ratio(a.wall, d_wall if ok(d) else None),
-            "mismatches": mism,
-            "compared": compared,
-            "racy skipped": racy,
-            "vs tuned: mism": mism_t,
-            "pipe vs nse: mism": mism_p,
+            "Nmap's results": first_cmp.reference,
+            "kept": first_cmp.kept,
+            "mismatches": first_cmp.mismatches,
             "floor": floor_how,
-        },
-    ]
+        }
+    )
+    rows.extend(kept_rows)
+    return rows
 
 
-def inner(sizes: Sequence[int], outdir: Path, result: Path, keep: bool) -> int:
+def _lingering_daytime(base: Any) -> Any:
+    """daytime on TCP and UDP that closes a TCP connection :data:`DAYTIME_LINGER` s after
+    sending (earlier if the client closes first); see DAYTIME_LINGER for why."""
+
+    class LingeringDaytime(base):  # type: ignore[misc,valid-type]
+        async def _handle_tcp(self, conn: Any) -> None:
+            await conn.send(self.line())
+            try:
+                async with asyncio.timeout(DAYTIME_LINGER):
+                    while await conn.recv(4096):
+                        pass
+            except (TimeoutError, OSError):
+                pass
+
+    from fixtures.emulators import DEMO_CLOCK
+
+    return LingeringDaytime(host="0.0.0.0", clock=DEMO_CLOCK)
+
+
+def inner(sizes: Sequence[int], outdir: Path, result: Path, keep: bool, plan: Plan) -> int:
     from fixtures.emulators import (
-        DEMO_CLOCK,
         BannerEmulator,
         DaytimeEmulator,
         EmulatorGroup,
@@ -465,7 +629,7 @@ def inner(sizes: Sequence[int], outdir: Path, result: Path, keep: bool) -> int:
     identd_proc, identd = _start_identd(log)
     emulators = [
         *([] if identd_proc else [IdentdEmulator(host="0.0.0.0", timeout=30.0)]),
-        DaytimeEmulator(host="0.0.0.0", clock=DEMO_CLOCK),
+        _lingering_daytime(DaytimeEmulator),
         *(
             BannerEmulator(data, host="0.0.0.0", port=port, idle_timeout=30.0)
             for port, data in BANNERS.items()
@@ -476,7 +640,7 @@ def inner(sizes: Sequence[int], outdir: Path, result: Path, keep: bool) -> int:
         with EmulatorGroup(emulators):
             time.sleep(0.2)
             for n in sizes:
-                rows.extend(measure_size(n, outdir, identd, log))
+                rows.extend(measure_size(n, outdir, identd, log, plan))
                 result.write_text(json.dumps(rows, indent=1))  # partial results survive
     finally:
         if identd_proc is not None:
@@ -507,10 +671,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--outdir", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--keep", action="store_true", help="keep the XML files in bench/out/probes/")
+    ap.add_argument(
+        "--nmapx-settings",
+        type=parse_settings,
+        default=None,
+        metavar="S1;S2;...",
+        help="nmapx settings to run against the same Nmap baseline, ';'-separated, each"
+        " 'default' or nmapx options (--nmapx-settings='default;--max-parallelism 100;default'"
+        " runs three, the default twice)",
+    )
+    ap.add_argument("--no-tuned", action="store_true", help="skip Nmap tuned for speed")
+    ap.add_argument("--no-pipeline", action="store_true", help="skip nmap -oX - | nmapx run")
     a = ap.parse_args(argv)
+    plan = Plan(tuned=not a.no_tuned, pipeline=not a.no_pipeline)
+    if a.nmapx_settings:
+        plan.settings = a.nmapx_settings
     if a.inner:
-        return inner(a.sizes or QUICK_SIZES, a.outdir, a.json, a.keep)
-    rows = run(quick=a.quick, sizes=a.sizes, keep=a.keep)
+        return inner(a.sizes or QUICK_SIZES, a.outdir, a.json, a.keep, plan)
+    rows = run(quick=a.quick, sizes=a.sizes, keep=a.keep, plan=plan)
     print(format_tables(rows))
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))

@@ -19,11 +19,15 @@ from conftest import ROOT, dtd_errors, needs_nmap, needs_xmllint
 from lxml import etree
 
 SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-#: auth-owners asks identd about a connection that daytime (13) closes at once, that the
-#: service has not accepted yet (113 and, rarely, the banner ports) or that waits behind
-#: another client of the one-client Cube (62910): its answer is a race in Nmap itself
-#: (testing-notes.md), so "the same whenever both answered" is what is required of it.
-RACY = {("auth-owners", port) for port in (13, 113, 2222, 4242, 4343, 62910)}
+#: auth-owners asks identd about a connection to another service. Whether identd can name
+#: its owner is a race in Nmap itself (testing-notes.md) where the service has not accepted
+#: the connection yet (113, and rarely the banner ports): nmapx asks again after identd's
+#: NO-USER (auth_owners.NO_USER_RETRY_WAITS), so there it must find every owner Nmap found,
+#: and may find more. Where the connection is gone or waits behind another client, asking
+#: again cannot help: daytime (13) closes at once, and the one-client Cube (62910) serves
+#: maxcube-info first; there "the same whenever both answered" is what is required.
+NMAP_MAY_LOSE = {("auth-owners", port) for port in (113, 2222, 4242, 4343)}
+RACY = {("auth-owners", port) for port in (13, 62910)}
 
 needs_netns = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None,
@@ -101,6 +105,8 @@ def test_nmapx_matches_nmap_script_for_script(scenario: Path) -> None:
         for sid in set(theirs) | set(mine):
             if (sid, key[1]) in RACY and (sid not in theirs or sid not in mine):
                 continue
+            if (sid, key[1]) in NMAP_MAY_LOSE and sid not in theirs:
+                continue
             assert mine.get(sid) == theirs.get(sid), (key, sid)
             compared += 1
     assert compared >= 8  # daytime x2, banner x5, and auth-owners somewhere
@@ -118,7 +124,11 @@ def test_normal_output_lines_match(scenario: Path) -> None:
         racy = {
             b
             for b in ours ^ blocks
-            if b.startswith(b"|_auth-owners") and ("auth-owners", number) in RACY
+            if b.startswith(b"|_auth-owners")
+            and (
+                ("auth-owners", number) in RACY
+                or (("auth-owners", number) in NMAP_MAY_LOSE and b in ours)
+            )
         }
         assert ours ^ blocks == racy, port
 

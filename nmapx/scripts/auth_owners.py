@@ -3,7 +3,9 @@ daemon which must also be open on the target system. The auth service,
 also known as identd, normally runs on port 113.
 
 A port of Nmap's ``auth-owners.nse`` (RFC 1413): its rule, request and reply parsing, and
-therefore its output, are the same.
+therefore its output, are the same. One deliberate difference, which changes what is found
+but never how it is printed: a ``NO-USER`` answer is asked again after a short wait (see
+:data:`NO_USER_RETRY_WAITS`).
 
 @usage nmapx run scan.xml --script auth-owners
 @output
@@ -18,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from nmapx.nse import nmap
+from nmapx.nse import nmap, stdnse
 
 author = "Diman Todorov (NSE original); nmapx port"
 license = "Same as Nmap--See https://nmap.org/book/man-legal.html"
@@ -26,6 +28,19 @@ categories = ["default", "safe"]
 
 # string.match(owner, "%d+%s*,%s*%d+%s*:%s*USERID%s*:%s*[^:]+%s*:[ \t]*([^\r\n]+)\r?\n")
 _USERID = re.compile(rb"\d+\s*,\s*\d+\s*:\s*USERID\s*:\s*[^:]+\s*:[ \t]*([^\r\n]+)\r?\n")
+_NO_USER = re.compile(rb":\s*ERROR\s*:\s*NO-USER")
+
+#: Waits (seconds) before asking identd again after it answered ``NO-USER``. Why: identd
+#: names the owner of a connection only once the service has ``accept()``ed it, and the
+#: query goes out the moment the connection is established. A service that is busy (a
+#: burst of probes from many script threads, a loaded machine) may still hold the
+#: connection in its accept queue, and identd then answers ``NO-USER`` for a connection
+#: that will have an owner a moment later: the result would depend on load (Nmap loses it
+#: too, more rarely, since NSE lets only 20 threads hold sockets). The service connection
+#: stays open meanwhile; each retry is a new identd connection (identd answers one query per
+#: connection). Other errors (``HIDDEN-USER``, ``INVALID-PORT``) are final. A port whose
+#: owner is truly unknown costs the sum of the waits (3.75 s) and gives no result, as in Nmap.
+NO_USER_RETRY_WAITS = (0.25, 0.5, 1.0, 2.0)
 
 
 def portrule(host: Any, port: Any) -> bool:
@@ -39,14 +54,25 @@ def portrule(host: Any, port: Any) -> bool:
 
 
 async def action(host: Any, port: Any) -> bytes | None:
+    # As auth-owners.nse: identd is connected first, then the service, then the query sent.
     client_ident = nmap.new_socket()
     client_service = nmap.new_socket()
     try:
         await client_ident.connect(host, 113)
         await client_service.connect(host, port)
         _local_ip, local_port, _remote_ip, _remote_port = client_service.get_info()
-        await client_ident.send(f"{port.number}, {local_port}\r\n")
+        request = f"{port.number}, {local_port}\r\n"
+        await client_ident.send(request)
         owner = await client_ident.receive_lines(1)
+        for wait in NO_USER_RETRY_WAITS:
+            if not _NO_USER.search(owner):
+                break
+            client_ident.abort()
+            await stdnse.sleep(wait)
+            client_ident = nmap.new_socket()
+            await client_ident.connect(host, 113)
+            await client_ident.send(request)
+            owner = await client_ident.receive_lines(1)
     finally:
         client_ident.abort()
         client_service.abort()
