@@ -410,6 +410,12 @@ class _Reader:
 
     def feed_prologue(self, raw: bytes, root_index: int) -> None:
         try:
+            if not namespace_free(raw):
+                # As for every piece (see parse): decided exactly, namespaces refused.
+                closed = raw if raw.rstrip().endswith(b"/>") else raw + b"</nmaprun>"
+                found = _namespace_use(etree.fromstring(closed, _new_strict()))
+                if found is not None:
+                    raise etree.XMLSyntaxError(found[0], 0, found[1], 0)
             self.parser.feed(raw)
             for event, element in self.parser.read_events():
                 if event == "start" and element.tag == "nmaprun":
@@ -421,7 +427,7 @@ class _Reader:
                 _message(exc),
                 source=self.name,
                 line=line + (exc.lineno or 1) - 1,
-                column=exc.offset,
+                column=exc.offset if (exc.offset or 0) > 0 else None,
             ) from None
         if self.root is None:
             line, column, offset = self.where(root_index)
@@ -657,11 +663,13 @@ class _Reader:
             raise etree.XMLSyntaxError("NUL byte (XML 1.0 forbids it)", 0, 0, 0)
         if name == "host":
             return self.parse_host(data)
-        if name not in TOP_LEVEL:
+        if name not in TOP_LEVEL or not namespace_free(data):
             # Nmap writes none of these (comments, PIs, unknown elements). The pull parser
             # reports no events for them, so if libxml2 stopped silently on one (it does on
-            # some errors) nothing would notice: check the piece on its own first.
-            etree.fromstring(self.xml_decl + b"<nmaprun>" + data + b"</nmaprun>", _new_strict())
+            # some errors) nothing would notice: check the piece on its own first. Namespace
+            # syntax too: the pull parser reports namespace errors late (at a later piece or
+            # at the end), so it is decided here, as for hosts.
+            _build_exact(self.xml_decl, data)
         return self.pull(data, name)
 
     def pull(self, data: bytes, name: str | None) -> etree._Element | None:
@@ -687,12 +695,12 @@ class _Reader:
         rules, which only the tree builder applies: namespaces (prefixes must be declared, a
         name has at most one colon) and libxml2's nesting limit. A host that could meet either
         rule -- any namespace syntax (:func:`namespace_free`), or as many end tags as
-        :data:`MAX_DEPTH` -- is decided by :func:`_build_host` in both modes: a tree built on
+        :data:`MAX_DEPTH` -- is decided by :func:`_build_exact` in both modes: a tree built on
         its own, refused if it uses a namespace at all (Nmap XML has none). Every other host
         holds nothing the two ways could disagree on, so each mode checks it its fast way.
         """
         if data.count(b"</") >= MAX_DEPTH - 2 or not namespace_free(data):
-            element = _build_host(self.xml_decl, data)
+            element = _build_exact(self.xml_decl, data)[0]
             return element if self.checker is None else None
         if self.checker is None:
             return self.pull(data, "host")
@@ -797,13 +805,14 @@ def _build_tree(xml_decl: bytes, data: bytes) -> etree._Element:
     return etree.fromstring(xml_decl + b"<nmaprun>" + data + b"</nmaprun>", _new_strict())
 
 
-def _build_host(xml_decl: bytes, data: bytes) -> etree._Element:
-    """The exact decision of :meth:`_Reader.parse_host`: the host's tree, or XMLSyntaxError."""
+def _build_exact(xml_decl: bytes, data: bytes) -> etree._Element:
+    """The exact decision for a piece (see :meth:`_Reader.parse_host`): the tree of an
+    ``<nmaprun>`` holding it, or XMLSyntaxError, also for any use of a namespace."""
     root = _build_tree(xml_decl, data)
     found = _namespace_use(root)
     if found is not None:
         raise etree.XMLSyntaxError(found[0], 0, found[1], 0)
-    return root[0]
+    return root
 
 
 def _namespace_use(root: etree._Element) -> tuple[str, int] | None:

@@ -341,7 +341,7 @@ def test_damaged_and_then_truncated_input_is_incomplete(tmp_path: Path) -> None:
     path = write(data, tmp_path)
     output, status, hosts = pass_through(path)
     assert (status, hosts) == (ExitStatus.INCOMPLETE, 1)
-    assert output.startswith(NMAP_HEAD + host("10.0.0.1") + b'<runstats><finished time=')
+    assert output.startswith(NMAP_HEAD + host("10.0.0.1") + b"<runstats><finished time=")
     result = run_nmapx("run", str(path), "-oX", os.devnull)
     assert result.returncode == ExitStatus.INCOMPLETE
     assert [
@@ -350,3 +350,30 @@ def test_damaged_and_then_truncated_input_is_incomplete(tmp_path: Path) -> None:
         "malformed <host> skipped: entity reference &xxe;",
         "input ended early inside <host>",
     ]
+
+
+def test_namespace_syntax_outside_hosts(tmp_path: Path) -> None:
+    """Every piece is decided the same way: a header element with namespace syntax is
+    skipped (exit 4), a root start tag or prologue PI with it is not Nmap XML (exit 1)."""
+    damaged_header = NMAP_HEAD.replace(b'<verbose level="0"/>', b'<verbose le:vel="0"/>')
+    path = write(damaged_header + host("10.0.0.1") + NMAP_TAIL, tmp_path)
+    kept = NMAP_HEAD.replace(b'<verbose level="0"/>\n', b"") + host("10.0.0.1") + NMAP_TAIL
+    assert pass_through(path) == (kept, ExitStatus.DAMAGED, 1)
+    result = run_nmapx("run", str(path), "-oX", "-")
+    assert (result.returncode, result.stdout) == (ExitStatus.DAMAGED, kept)
+    assert result.stderr.decode() == (
+        f"nmapx: {path}:5:19: error: malformed <verbose> skipped: Namespace prefix le for vel on"
+        " verbose is not defined (byte 228)\n"
+    )
+    for head, message in [
+        (NMAP_HEAD.replace(b'args="nmap"', b's:args="nmap"'), "3:95: Namespace prefix s for args"),
+        (NMAP_HEAD.replace(b"<!DOCTYPE nmaprun>", b"<?a:b?>"), "2:5: colons are forbidden"),
+        (
+            NMAP_HEAD.replace(b'args="nmap"', b'xmlns="urn:x"'),
+            '3: namespace declaration xmlns="urn:x" (Nmap XML has no namespaces)',
+        ),
+    ]:
+        path = write(head + host("10.0.0.1") + NMAP_TAIL, tmp_path, "root.xml")
+        result = run_nmapx("run", str(path), "-oX", "-")
+        assert (result.returncode, result.stdout) == (ExitStatus.ERROR, b"")
+        assert result.stderr.decode().startswith(f"nmapx: {path}:{message}"), result.stderr
