@@ -7,6 +7,20 @@ that the CLI can print one precise line instead of a traceback.
 from __future__ import annotations
 
 import enum
+import re
+
+#: C0 and C1 control characters and DEL: never printed raw in a message.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as ``\\xHH``, so that it stays one line.
+
+    Why: messages quote what the input holds (a damaged tag's name, a file name), and raw
+    control bytes would break the one-line promise or drive the user's terminal (escape
+    sequences). Everything a user reads from nmapx about an input goes through here.
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
 class ExitStatus(enum.IntEnum):
@@ -82,7 +96,7 @@ class NmapxError(Exception):
         detail = self.message
         if self.offset is not None:
             detail += f" (byte {self.offset})"
-        return f"{where}: {detail}" if where else detail
+        return printable(f"{where}: {detail}" if where else detail)
 
 
 class InputError(NmapxError):

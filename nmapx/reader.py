@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from nmapx.errors import ExitStatus, HostileInputError, InputError
+from nmapx.errors import ExitStatus, HostileInputError, InputError, printable
 from nmapx.model import Host, ScanContext
 from nmapx.repair import repair
 from nmapx.source import InputSource, open_chunks
@@ -137,7 +137,7 @@ class Problem:
         if self.column is not None:
             where += f":{self.column}"
         tail = f" (byte {self.offset})" if self.offset is not None else ""
-        return f"{where}: {self.severity}: {self.message}{tail}"
+        return printable(f"{where}: {self.severity}: {self.message}{tail}")
 
 
 @dataclass(slots=True)

@@ -377,3 +377,14 @@ def test_namespace_syntax_outside_hosts(tmp_path: Path) -> None:
         result = run_nmapx("run", str(path), "-oX", "-")
         assert (result.returncode, result.stdout) == (ExitStatus.ERROR, b"")
         assert result.stderr.decode().startswith(f"nmapx: {path}:{message}"), result.stderr
+
+
+def test_control_bytes_from_the_input_never_reach_the_terminal_raw(tmp_path: Path) -> None:
+    """A damaged tag's name is quoted in the message: its ESC (a terminal escape sequence)
+    and other control bytes are written as \\xHH, and the message stays one line."""
+    data = NMAP_HEAD + host("10.0.0.1") + b"<debugg\x1b[2J\x01>" + host("10.0.0.2") + NMAP_TAIL
+    result = run_nmapx("run", str(write(data, tmp_path)), "-oX", os.devnull)
+    assert result.returncode == ExitStatus.DAMAGED
+    message = result.stderr.decode()
+    assert message.count("\n") == 1 and "\x1b" not in message and "\x01" not in message
+    assert "<debugg\\x1b[2J\\x01>" in message, message
