@@ -170,6 +170,18 @@ def _int(text: str | None) -> int | None:
         return None
 
 
+def _timestamp(text: str | None) -> int | None:
+    """An epoch time that has a date here; a damaged one is treated as absent (no banner
+    date) instead of failing ``fromtimestamp`` later."""
+    value = _int(text)
+    if value is not None:
+        try:
+            _local(value)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return value
+
+
 def _scripts(parent: etree._Element | None) -> Scripts:
     if parent is None:
         return []
@@ -229,7 +241,7 @@ def load_scan(path: str) -> ScanSummary:
             scan.scanner = root.get("scanner")
             scan.version = root.get("version")
             scan.args = root.get("args")
-            scan.start = _int(root.get("start"))
+            scan.start = _timestamp(root.get("start"))
         elif isinstance(item, Host):
             scan.hosts.append(summarize_host(item.element))
         elif isinstance(item, TopLevelItem) and item.element is not None:

@@ -199,7 +199,7 @@ async def _plan_host(engine: ScriptEngine, host: Host) -> HostPlan:
                     if "portrule" in chosen.script.rules:
                         calls.append(await _evaluate(engine, chosen, "portrule", host, port))
     extraports = [
-        (extra.get("state", "?"), int(extra.get("count", "0") or 0))
+        (extra.get("state", "?"), _count(extra.get("count")))
         for extra in host.element.iterfind("ports/extraports")
     ]
     return HostPlan(
@@ -210,6 +210,14 @@ async def _plan_host(engine: ScriptEngine, host: Host) -> HostPlan:
         not_offered=dict(not_offered),
         extraports=extraports,
     )
+
+
+def _count(text: str | None) -> int:
+    """An ``<extraports count>``; 0 when absent or damaged (``1e999``), never a traceback."""
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
 
 
 # ---------------------------------------------------------------------------- text output

@@ -7,6 +7,7 @@ order, unkeyed items and repeated keys exactly as Nmap wrote them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,10 +24,13 @@ def _int(value: str | None) -> int | None:
 
 
 def _float(value: str | None) -> float | None:
+    """A finite number or None: ``nan`` and ``inf`` would become ``NaN``/``Infinity`` in the
+    report's JSON, which is no JSON at all (the page's ``JSON.parse`` refuses it)."""
     try:
-        return float(value) if value is not None else None
+        number = float(value) if value is not None else None
     except ValueError:
         return None
+    return number if number is None or math.isfinite(number) else None
 
 
 def script_nodes(element: etree._Element) -> list[dict[str, Any]]:

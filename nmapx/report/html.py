@@ -76,10 +76,19 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
     )
     env.policies["json.dumps_kwargs"] = dict(JSON_OPTIONS)
     env.filters["tojson"] = _tojson
-    env.filters["ctime"] = lambda t: (
-        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""
-    )
+    env.filters["ctime"] = _ctime
     return env
+
+
+def _ctime(timestamp: int | None) -> str:
+    """A scan's epoch time as local date and time; '' when absent or beyond any date (a
+    damaged ``start`` such as 10^20 must not stop the report)."""
+    if not timestamp:
+        return ""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+    except (OverflowError, OSError, ValueError):
+        return ""
 
 
 def render(

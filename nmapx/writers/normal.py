@@ -125,7 +125,7 @@ def _int(value: str | None, default: int = 0) -> int:
     except ValueError:
         try:
             return int(float(value))
-        except ValueError:
+        except (ValueError, OverflowError):  # "nan"; "1e999" is infinite
             return default
 
 
@@ -421,7 +421,8 @@ def _msecs(spec: str | None) -> int:
     if not m:
         return 0
     factor = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000, None: 1000}[m.group(2)]
-    return int(float(m.group(1)) * factor)
+    msecs = float(m.group(1)) * factor
+    return int(msecs) if math.isfinite(msecs) else 0  # 400 digits: infinite, as if unparsable
 
 
 # --------------------------------------------------------------------------------------------
@@ -976,8 +977,12 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
     if (ctx.verbose > 1 or ctx.debugging) and _int(host.get("starttime")):
         start = _int(host.get("starttime"))
         end = _int(host.get("endtime"), start)
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(start))
-        out.append(f"Scanned at {stamp} for {end - start}s\n")
+        try:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(start))
+        except (OverflowError, OSError, ValueError):  # no date: a damaged starttime
+            stamp = ""
+        if stamp:
+            out.append(f"Scanned at {stamp} for {end - start}s\n")
 
     unit = "protocol" if ctx.ipprotscan else "port"
     num_ignored = sum(_int(e.get("count")) for e in extras)

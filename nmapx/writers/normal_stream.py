@@ -17,6 +17,7 @@ from nmapx.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
 from nmapx.results import ScriptResult
 from nmapx.writers.normal import (
     NormalContext,
+    _int,
     encode_normal,
     format_footer,
     format_header,
@@ -89,7 +90,9 @@ class NormalWriter:
         if item.name == "scaninfo":
             self._scaninfo.append(element)
         elif item.name in ("verbose", "debugging"):
-            level = int(element.get("level", "0") or 0)
+            # Leniently, as NormalContext.from_root reads them: a damaged level is 0, never
+            # a traceback.
+            level = _int(element.get("level"))
             if item.name == "verbose":
                 self._verbose = level
             else:

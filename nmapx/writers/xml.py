@@ -338,9 +338,13 @@ class XmlWriter:
     def _error_runstats(self, message: str) -> bytes:
         """Nmap's own ``<runstats>`` for a scan that failed, carrying ``message``."""
         end = self.last_time or int(time.time())
+        try:
+            timestr = time.ctime(end)
+        except (OverflowError, OSError, ValueError):  # a damaged time beyond any date
+            end = int(time.time())
+            timestr = time.ctime(end)
         total = self.hosts_up + self.hosts_down
         elapsed = max(0, end - self.start_time) if self.start_time else 0
-        timestr = time.ctime(end)
         summary = (
             f"Nmap done at {timestr}; {total} IP address{'es' if total != 1 else ''} "
             f"({self.hosts_up} host{'s' if self.hosts_up != 1 else ''} up)"
