@@ -13,6 +13,7 @@ See fuzz/README.md.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     targets = args.target or list(TARGET_NAMES)
     if args.replay:
+        # The reader logs every problem; the oracles read them from the document instead,
+        # so the replay prints one line per input, not the inputs' messages.
+        logging.getLogger("nmapx").addHandler(logging.NullHandler())
         return replay(targets)
     if args.minimize:
         return minimize(args.minimize[0], Path(args.minimize[1]), args.work)
