@@ -81,3 +81,26 @@ def test_worst_is_the_documented_ranking() -> None:
     assert worst(4, 3, 1, 0) is ExitStatus.ERROR  # plain ints, as exit codes arrive
     assert worst(ExitStatus.USAGE, ExitStatus.ERROR) is ExitStatus.USAGE
     assert worst(ExitStatus.OK, 99) is ExitStatus.ERROR  # not a status: counted as an error
+
+
+@pytest.mark.parametrize("fmt", ["html", "jsonl", "csv"])
+def test_report_writes_nothing_when_no_input_could_be_read(
+    inputs: dict[str, Path], tmp_path: Path, fmt: str
+) -> None:
+    """Exit 1 means nothing was written: a previous report stays, no new file appears."""
+    previous = tmp_path / f"previous.{fmt}"
+    previous.write_bytes(b"previous report")
+    for out in (previous, tmp_path / f"new.{fmt}"):
+        result = run_nmapx(
+            "report", str(inputs["notxml"]), str(inputs["notxml"]), "--format", fmt, "-o", str(out)
+        )
+        assert result.returncode == ExitStatus.ERROR
+        assert len(result.stderr.decode().splitlines()) == 2
+    assert previous.read_bytes() == b"previous report"
+    assert not (tmp_path / f"new.{fmt}").exists()
+    # one readable input is enough for a report (and the status is still the worst)
+    result = run_nmapx(
+        "report", str(inputs["notxml"]), str(inputs["ok"]), "--format", fmt, "-o", str(previous)
+    )
+    assert result.returncode == ExitStatus.ERROR
+    assert previous.read_bytes() != b"previous report"

@@ -22,37 +22,51 @@ def label_for(path: str) -> str:
     return "<stdin>" if path == "-" else Path(path).name
 
 
+class _NothingRead(Exception):
+    """Every input failed: the report is not written (exit status 1 means nothing was)."""
+
+
 def make_report(
     inputs: Sequence[str], fmt: str, output: str, template: str | None = None
 ) -> ExitStatus:
     """Merge ``inputs`` into one report; a bad input is reported and skipped.
 
     The status is the worst of the inputs' by the same policy as ``nmapx run``
-    (:meth:`ExitStatus.worst`: 1 over 3 over 4 over 0), not the largest number.
+    (:meth:`ExitStatus.worst`: 1 over 3 over 4 over 0), not the largest number. When no
+    input could be read at all, no report is written (a previous file stays as it was).
     """
     status = ExitStatus.OK
-    with AtomicOutput(output) as out:
-        if fmt == "jsonl":
-            collector = ReportCollector(on_host=JsonLinesSink(out))
-        elif fmt == "csv":
-            collector = ReportCollector(on_host=CsvSink(out))
-        else:
-            collector = ReportCollector()
-        for path in inputs:
-            collector.start(label_for(path))
-            document = read_document(path)
-            try:
-                for item in document:
-                    collector.write(item)
-            except NmapxError as exc:
-                log.error("%s", exc)
-                status = ExitStatus.worst(status, exc.status)
-                continue
-            status = ExitStatus.worst(status, document.status)
-        if fmt == "html":
-            assert collector.hosts is not None
-            render(collector.scans, collector.hosts, out, template)
-            collector.hosts.close()
+    try:
+        with AtomicOutput(output) as out:
+            if fmt == "jsonl":
+                collector = ReportCollector(on_host=JsonLinesSink(out))
+            elif fmt == "csv":
+                collector = ReportCollector(on_host=CsvSink(out))
+            else:
+                collector = ReportCollector()
+            read = 0
+            for path in inputs:
+                collector.start(label_for(path))
+                document = read_document(path)
+                try:
+                    for item in document:
+                        collector.write(item)
+                except NmapxError as exc:
+                    log.error("%s", exc)
+                    status = ExitStatus.worst(status, exc.status)
+                    continue
+                read += 1
+                status = ExitStatus.worst(status, document.status)
+            if not read:
+                if collector.hosts is not None:
+                    collector.hosts.close()
+                raise _NothingRead
+            if fmt == "html":
+                assert collector.hosts is not None
+                render(collector.scans, collector.hosts, out, template)
+                collector.hosts.close()
+    except _NothingRead:
+        pass
     return status
 
 
