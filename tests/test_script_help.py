@@ -24,7 +24,9 @@ Rules: portrule
   also known as identd, normally runs on port 113.
 
   A port of Nmap's ``auth-owners.nse`` (RFC 1413): its rule, request and reply parsing, and
-  therefore its output, are the same.
+  therefore its output, are the same. One difference changes what is found, never how it is
+  printed: when identd answers NO-USER, it is asked again after a short wait (3.75 s at most),
+  since a busy service may not have accepted the probe's connection yet.
 
 daytime
 Categories: discovery safe

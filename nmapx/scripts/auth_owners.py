@@ -3,9 +3,9 @@ daemon which must also be open on the target system. The auth service,
 also known as identd, normally runs on port 113.
 
 A port of Nmap's ``auth-owners.nse`` (RFC 1413): its rule, request and reply parsing, and
-therefore its output, are the same. One deliberate difference, which changes what is found
-but never how it is printed: a ``NO-USER`` answer is asked again after a short wait (see
-:data:`NO_USER_RETRY_WAITS`).
+therefore its output, are the same. One difference changes what is found, never how it is
+printed: when identd answers NO-USER, it is asked again after a short wait (3.75 s at most),
+since a busy service may not have accepted the probe's connection yet.
 
 @usage nmapx run scan.xml --script auth-owners
 @output
