@@ -55,10 +55,10 @@ class Outcome:
 
 
 def _pass(path: str, parse_hosts: bool) -> Outcome:
-    from nmapx.atomic import AtomicOutput
     from nmapx.errors import NmapxError
-    from nmapx.reader import read_document
-    from nmapx.writers.xml import XmlWriter
+    from nmapx.nmapxml.reader import read_document
+    from nmapx.output.atomic import AtomicOutput
+    from nmapx.output.xml import XmlWriter
 
     document = read_document(path, parse_hosts=parse_hosts)
     out = AtomicOutput("-")
@@ -80,7 +80,7 @@ def check_file(path: str) -> Outcome:
 
     # A synthesized <runstats> falls back to the current time: a fixed one, the same for
     # both modes and for every run (a bounded fuzzing session must not depend on the clock).
-    with mock.patch("nmapx.writers.xml.time.time", return_value=FIXED_NOW):
+    with mock.patch("nmapx.output.xml.time.time", return_value=FIXED_NOW):
         built = _pass(path, parse_hosts=True)
         checked = _pass(path, parse_hosts=False)
     if built != checked:

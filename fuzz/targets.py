@@ -74,7 +74,7 @@ def check_reader(data: bytes) -> object:
 def _reader_status(path: str) -> int:
     """The status ``read_document`` gives ``path`` (building hosts, as ``-oN`` does)."""
     from nmapx.errors import NmapxError
-    from nmapx.reader import read_document
+    from nmapx.nmapxml.reader import read_document
 
     document = read_document(path, parse_hosts=True)
     try:
@@ -123,7 +123,7 @@ def check_normal(data: bytes) -> None:
 def _host_validator() -> Any:
     import jsonschema
 
-    from nmapx.report.jsonl import schema
+    from nmapx.output.report.jsonl import schema
 
     return jsonschema.Draft202012Validator(schema())
 
@@ -222,7 +222,7 @@ def check_report_jsonl(data: bytes) -> None:
 def check_report_csv(data: bytes) -> None:
     """The csv module reads it back: the header row, then rows of exactly as many cells,
     none starting like a spreadsheet formula."""
-    from nmapx.report.csvout import COLUMNS
+    from nmapx.output.report.csvout import COLUMNS
 
     with no_network():
         _path, _result, output = _report(data, "csv")
@@ -333,10 +333,16 @@ def check_plan(data: bytes) -> None:
 
 # -------------------------------------------------------------------------------- registry
 
-_READER = ("nmapx.xmlscan", "nmapx.reader", "nmapx.repair", "nmapx.model", "nmapx.source")
-_XML = ("nmapx.writers.xml", "nmapx.xmlescape", "nmapx.atomic")
-_REPORT = (*_READER, *_XML, "nmapx.report.command", "nmapx.report.collect",
-           "nmapx.report.data", "nmapx.report.spill")  # fmt: skip
+_READER = (
+    "nmapx.nmapxml.scan",
+    "nmapx.nmapxml.reader",
+    "nmapx.nmapxml.repair",
+    "nmapx.model.host",
+    "nmapx.nmapxml.source",
+)
+_XML = ("nmapx.output.xml", "nmapx.nmapxml.escape", "nmapx.output.atomic")
+_REPORT = (*_READER, *_XML, "nmapx.cli.report", "nmapx.output.report.collect",
+           "nmapx.output.report.data", "nmapx.output.report.spill")  # fmt: skip
 
 TARGETS: dict[str, Target] = {
     t.name: t
@@ -345,32 +351,40 @@ TARGETS: dict[str, Target] = {
         Target(
             "normal",
             check_normal,
-            (*_READER, *_XML, "nmapx.pipeline", "nmapx.writers.normal_stream"),
+            (*_READER, *_XML, "nmapx.pipeline", "nmapx.output.normal_stream"),
             "nmapx run FILE -oN OUT",
         ),
         Target(
             "report-html",
             check_report_html,
-            (*_REPORT, "nmapx.report.html"),
+            (*_REPORT, "nmapx.output.report.html"),
             "nmapx report FILE (HTML)",
         ),
         Target(
             "report-jsonl",
             check_report_jsonl,
-            (*_REPORT, "nmapx.report.jsonl"),
+            (*_REPORT, "nmapx.output.report.jsonl"),
             "nmapx report FILE --format jsonl",
         ),
         Target(
             "report-csv",
             check_report_csv,
-            (*_REPORT, "nmapx.report.csvout"),
+            (*_REPORT, "nmapx.output.report.csvout"),
             "nmapx report FILE --format csv",
         ),
-        Target("diff", check_diff, (*_READER, "nmapx.diff"), "nmapx diff A B (text, --xml)"),
+        Target(
+            "diff", check_diff, (*_READER, "nmapx.output.ndiff"), "nmapx diff A B (text, --xml)"
+        ),
         Target(
             "plan",
             check_plan,
-            (*_READER, "nmapx.plan", "nmapx.engine", "nmapx.scripting", "nmapx.portset"),
+            (
+                *_READER,
+                "nmapx.engine.plan",
+                "nmapx.engine.runner",
+                "nmapx.engine.loader",
+                "nmapx.model.portset",
+            ),
             "nmapx plan FILE --script all",
         ),
     )

@@ -4,9 +4,9 @@ The public surface is deliberately small; everything else is an implementation d
 """
 
 from nmapx.errors import ExitStatus, NmapxError
-from nmapx.model import Host, Port, ScanContext, Version
-from nmapx.reader import Document, read_document
-from nmapx.results import ScriptResult
+from nmapx.model.host import Host, Port, ScanContext, Version
+from nmapx.model.results import ScriptResult
+from nmapx.nmapxml.reader import Document, read_document
 
 __version__ = "0.1.0"
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 from typing import Any
 
-from nmapx import atomic
+from nmapx.output import atomic
 
 log = logging.getLogger(__name__)
 

@@ -32,17 +32,17 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nmapx.atomic import AtomicOutput
 from nmapx.errors import ExitStatus, NmapxError
 from nmapx.interrupt import CANCEL_SECONDS, SIGNALS, ReadCut, ReadDeadline, StopRequest
-from nmapx.model import Host
-from nmapx.reader import Document, Epilogue, Item, Prologue, TopLevelItem, Truncation
-from nmapx.source import InputSource
-from nmapx.writers.xml import XmlWriter
+from nmapx.model.host import Host
+from nmapx.nmapxml.reader import Document, Epilogue, Item, Prologue, TopLevelItem, Truncation
+from nmapx.nmapxml.source import InputSource
+from nmapx.output.atomic import AtomicOutput
+from nmapx.output.xml import XmlWriter
 
 if TYPE_CHECKING:
-    from nmapx.engine import ScriptEngine
-    from nmapx.scope import Scope
+    from nmapx.engine.runner import ScriptEngine
+    from nmapx.engine.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +119,12 @@ def _open_writers(stack: ExitStack, outputs: Outputs) -> list[Any]:
         )
         writers.append(XmlWriter(xml_out, flush_hosts=xml_out.is_stdout))
     if outputs.normal is not None:
-        from nmapx.writers.normal_stream import NormalWriter
+        from nmapx.output.normal_stream import NormalWriter
 
         normal_out = stack.enter_context(AtomicOutput(outputs.normal))
         writers.append(NormalWriter(normal_out, flush_hosts=normal_out.is_stdout))
     if outputs.html is not None:
-        from nmapx.report.command import HtmlReportWriter
+        from nmapx.cli.report import HtmlReportWriter
 
         html_out = stack.enter_context(AtomicOutput(outputs.html))
         writers.append(HtmlReportWriter(html_out, outputs.label, outputs.template))

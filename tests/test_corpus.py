@@ -15,8 +15,8 @@ from libnmap.parser import NmapParser
 from lxml import etree
 
 from nmapx.errors import ExitStatus, NmapxError
-from nmapx.model import Host
-from nmapx.reader import read_document
+from nmapx.model.host import Host
+from nmapx.nmapxml.reader import read_document
 
 WELL_FORMED = corpus_files()
 BROKEN = corpus_files(broken=True)
@@ -138,9 +138,9 @@ def test_tiny_chunks_and_buffer_compaction_change_nothing(path: Path, monkeypatc
     """Pieces cut at every kind of place, and a buffer compacted between reads."""
     import io
 
-    from nmapx import reader, source
-    from nmapx.atomic import AtomicOutput
-    from nmapx.writers.xml import XmlWriter
+    from nmapx.nmapxml import reader, source
+    from nmapx.output.atomic import AtomicOutput
+    from nmapx.output.xml import XmlWriter
 
     monkeypatch.setattr(source, "CHUNK_SIZE", 61)
     monkeypatch.setattr(reader, "_COMPACT_AT", 256)

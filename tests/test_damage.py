@@ -16,11 +16,11 @@ import pytest
 from conftest import CORPUS, corpus_files, dtd_errors, needs_xmllint, run_nmapx
 from lxml import etree
 
-from nmapx.atomic import AtomicOutput
 from nmapx.errors import ExitStatus
-from nmapx.model import Host
-from nmapx.reader import read_document
-from nmapx.writers.xml import XmlWriter
+from nmapx.model.host import Host
+from nmapx.nmapxml.reader import read_document
+from nmapx.output.atomic import AtomicOutput
+from nmapx.output.xml import XmlWriter
 
 SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 NMAP_HEAD = (
@@ -211,7 +211,7 @@ TRUNCATION_FILES = ["nmap-ndiff-test-scans/simple.xml", "python-libnmap/2_hosts.
 @pytest.mark.parametrize("chunk", [None, 53])
 def test_truncation_at_every_byte_offset(tmp_path: Path, name: str, chunk, monkeypatch) -> None:
     if chunk is not None:  # pieces split across reads, buffer compacted between them
-        from nmapx import reader, source
+        from nmapx.nmapxml import reader, source
 
         monkeypatch.setattr(source, "CHUNK_SIZE", chunk)
         monkeypatch.setattr(reader, "_COMPACT_AT", 128)

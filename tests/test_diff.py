@@ -16,7 +16,7 @@ import pytest
 from conftest import CORPUS, ROOT, needs_nmap
 from lxml import etree
 
-from nmapx.diff import diff_files
+from nmapx.output.ndiff import diff_files
 
 NDIFF_SCANS = CORPUS / "nmap-ndiff-test-scans"
 PAIRS = [

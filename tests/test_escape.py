@@ -1,6 +1,6 @@
 """Nmap's escaping rules (nse-semantics.md §5.3, §5.4, §8.1) and conformance case C3."""
 
-from nmapx.xmlescape import escape, escape_for_screen, protect_xml, xml_text
+from nmapx.nmapxml.escape import escape, escape_for_screen, protect_xml, xml_text
 
 C3 = "line one\nline two <&> \"q\" 'a' a--b---c\ttab\rcr\x01ctl\x7f del caf\u00e9\n"
 

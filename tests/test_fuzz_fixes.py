@@ -43,7 +43,7 @@ def test_normal_output_reads_a_damaged_level_as_zero(
 
 
 def test_normal_output_numbers_beyond_float_range_are_zero() -> None:
-    from nmapx.writers.normal import _int, _msecs
+    from nmapx.output.normal import _int, _msecs
 
     assert [_int("1e999"), _int("-1e999"), _int("nan"), _int("7"), _int("7.9")] == [0, 0, 0, 7, 7]
     assert [_msecs("9" * 400), _msecs("9" * 400 + "ms"), _msecs("1.5s")] == [0, 0, 1500]
@@ -62,7 +62,7 @@ def test_normal_output_leaves_out_a_scan_time_beyond_any_date(tmp_path: Path) ->
 
 @pytest.mark.parametrize("start", ["99999999999999999999", "-99999999999", "x"])
 def test_diff_takes_a_start_time_beyond_any_date_as_absent(start: str, tmp_path: Path) -> None:
-    from nmapx.diff import load_scan
+    from nmapx.output.ndiff import load_scan
 
     path = tmp_path / "scan.xml"
     path.write_text(f'<?xml version="1.0"?><nmaprun scanner="nmap" start="{start}"></nmaprun>')
@@ -72,8 +72,8 @@ def test_diff_takes_a_start_time_beyond_any_date_as_absent(start: str, tmp_path:
 
 
 def test_report_numbers_are_finite_json() -> None:
-    from nmapx.report.data import _float
-    from nmapx.report.html import _ctime
+    from nmapx.output.report.data import _float
+    from nmapx.output.report.html import _ctime
 
     assert [_float("nan"), _float("inf"), _float("-1e999"), _float("1.5")] == [
         None,
@@ -105,6 +105,6 @@ def test_report_of_a_nan_round_trip_time_is_strict_json(tmp_path: Path) -> None:
 
 
 def test_plan_reads_a_damaged_extraports_count_as_zero() -> None:
-    from nmapx.plan import _count
+    from nmapx.engine.plan import _count
 
     assert [_count("1e999"), _count(""), _count(None), _count("993")] == [0, 0, 0, 993]

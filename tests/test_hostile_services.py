@@ -864,7 +864,7 @@ TARGETS = [*SCOPE_HOSTS, OUTSIDER, "victim.test", "ptr.example", "elsewhere.test
 PROBE = f"""
 \"\"\"Tries every target by TCP, UDP and comm (names with any_af); reports each outcome.\"\"\"
 from nmapx.nse import comm, nmap, stdnse
-from nmapx.nse.context import ScopeError
+from nmapx.engine.thread import ScopeError
 from nmapx.nse.errors import SocketError
 
 categories = ["safe"]
@@ -1067,7 +1067,7 @@ def action(host):
 NETUSER = """
 \"\"\"Every way of touching the network, each refusal caught and reported.\"\"\"
 from nmapx.nse import comm, nmap, stdnse
-from nmapx.nse.context import ScopeError
+from nmapx.engine.thread import ScopeError
 
 categories = ["safe"]
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.emulators import max_discovery_answer
-from nmapx.nse.context import Engine, RunSettings, ScopeError, ScriptThread
-from nmapx.nse.scriptargs import parse_script_args
+from nmapx.engine.scriptargs import parse_script_args
+from nmapx.engine.thread import Engine, RunSettings, ScopeError, ScriptThread
 from nmapx.nse.sockets import UdpCapture, check_discovery_target
 from nmapx.scripts.broadcast_maxcube_discover import parse_reply, request
 from tests.conftest import ROOT, dtd_errors, needs_xmllint

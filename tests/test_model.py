@@ -11,9 +11,9 @@ import pytest
 from conftest import CORPUS, needs_nmap
 from lxml import etree
 
-from nmapx.model import Host, ScanContext
-from nmapx.reader import read_document
-from nmapx.results import lua_tostring
+from nmapx.model.host import Host, ScanContext
+from nmapx.model.results import lua_tostring
+from nmapx.nmapxml.reader import read_document
 
 PORTSTATE_NSE = """
 description = "Reports nmap.get_port_state for a fixed list of ports (nmapx test)."

@@ -2,7 +2,7 @@
 
 The end-to-end tests start small TCP (and, as root, UDP) services on 127.0.0.1, run the real
 ``nmap`` against them with ``-oX`` and ``-oN`` at once, and compare the ``.nmap`` file with the
-text :mod:`nmapx.writers.normal` builds from the ``.xml`` file. Only loopback is contacted; every
+text :mod:`nmapx.output.normal` builds from the ``.xml`` file. Only loopback is contacted; every
 server, connection and nmap run is bounded in time. Unit tests pin the script-line rendering
 to the conformance cases of nse-semantics.md §9, and every well-formed file of the shared
 corpus goes through the formatter to prove it never raises.
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from nmapx.writers.normal import (
+from nmapx.output.normal import (
     NormalContext,
     encode_normal,
     format_document,

@@ -23,9 +23,10 @@ from typing import Any
 
 import pytest
 
-from nmapx.model import NseHost, Port, Version
-from nmapx.nse import comm, context
-from nmapx.nse.context import Engine, RunSettings, ScopeError, ScriptThread
+from nmapx.engine import thread as context
+from nmapx.engine.thread import Engine, RunSettings, ScopeError, ScriptThread
+from nmapx.model.host import NseHost, Port, Version
+from nmapx.nse import comm
 from nmapx.nse.errors import CommError, NotConnectedError, NseError, Oops, SocketError
 from nmapx.nse.sockets import DEFAULT_TIMEOUT, MAX_READ, NseSocket
 from nmapx.nse.trace import hexify

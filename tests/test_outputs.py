@@ -27,7 +27,7 @@ import pytest
 from conftest import ROOT, run_nmapx
 from lxml import etree
 
-from nmapx.atomic import STALE_AFTER
+from nmapx.output.atomic import STALE_AFTER
 
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'

@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT, corpus_files, corpus_id, dtd_errors, needs_nmap, needs_xmllint, run_nmapx
 from lxml import etree
 
-from nmapx.writers.normal import encode_normal, format_document
+from nmapx.output.normal import encode_normal, format_document
 
 SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 

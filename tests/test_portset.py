@@ -2,7 +2,7 @@
 
 import pytest
 
-from nmapx.portset import PortSet
+from nmapx.model.portset import PortSet
 
 
 def test_parse_membership_and_round_trip() -> None:

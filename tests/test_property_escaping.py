@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis_profiles import PROFILE, SCALE
 from lxml import etree
 
-from nmapx.results import NO_STRUCTURE, ScriptResult
+from nmapx.model.results import NO_STRUCTURE, ScriptResult
 
 SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 

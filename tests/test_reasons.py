@@ -3,7 +3,7 @@
 Nmap up to 7.91 wrote ``<extrareasons reason=...>`` in the plural (``resets``); NSE's
 ``nmap.get_port_state`` and normal output always say the singular. nmapx had two plural
 tables that disagreed (``dest-unreaches`` was singular in -oN, left plural by
-``get_port_state``); :mod:`nmapx.reasons` is now the only one, with Nmap's own pairs
+``get_port_state``); :mod:`nmapx.model.reasons` is now the only one, with Nmap's own pairs
 (``reason_map`` in portreasons.cc).
 
 The live test runs real Nmap with an NSE script that prints ``get_port_state`` for folded
@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from nmapx.model import Host
-from nmapx.reader import read_document
-from nmapx.reasons import REASON_NAMES, singular_reason
-from nmapx.writers.normal import encode_normal, format_document
+from nmapx.model.host import Host
+from nmapx.model.reasons import REASON_NAMES, singular_reason
+from nmapx.nmapxml.reader import read_document
+from nmapx.output.normal import encode_normal, format_document
 
 SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 PLURAL = dict(REASON_NAMES)

@@ -234,8 +234,8 @@ def test_screenshots_for_the_readme(browser: Browser, tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", corpus_files(), ids=corpus_id)
 def test_json_lines_follow_the_shipped_schema(path: Path, tmp_path: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from nmapx.report.command import make_report
-    from nmapx.report.jsonl import schema
+    from nmapx.cli.report import make_report
+    from nmapx.output.report.jsonl import schema
 
     out = tmp_path / "hosts.jsonl"
     assert make_report([str(path)], "jsonl", str(out)) == 0

@@ -1,6 +1,6 @@
 """Script result rendering: conformance cases C2-C5 of nse-semantics.md §9 (XML form)."""
 
-from nmapx.results import ScriptResult, format_table, lua_tostring
+from nmapx.model.results import ScriptResult, format_table, lua_tostring
 
 
 def test_c2_nested_tables() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import run_nmapx
 
-from nmapx.scripting import BUILTIN_DIR
+from nmapx.engine.loader import BUILTIN_DIR
 
 AUTH_OWNERS = BUILTIN_DIR / "auth_owners.py"
 DAYTIME = BUILTIN_DIR / "daytime.py"

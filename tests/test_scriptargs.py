@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from nmapx.nse.scriptargs import (
+from nmapx.engine.scriptargs import (
     ArgsTable,
     ScriptArgsError,
     arg_value,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nmapx.nse.selection import (
+from nmapx.engine.selection import (
     ScriptInfo,
     Selected,
     SelectionError,

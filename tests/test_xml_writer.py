@@ -9,11 +9,11 @@ from pathlib import Path
 from conftest import dtd_errors, needs_nmap, needs_xmllint
 from lxml import etree
 
-from nmapx.atomic import AtomicOutput
-from nmapx.model import Host
-from nmapx.reader import read_document
-from nmapx.results import ScriptResult
-from nmapx.writers.xml import XmlWriter
+from nmapx.model.host import Host
+from nmapx.model.results import ScriptResult
+from nmapx.nmapxml.reader import read_document
+from nmapx.output.atomic import AtomicOutput
+from nmapx.output.xml import XmlWriter
 
 PLACEMENT_NSE = r"""
 local stdnse = require "stdnse"

@@ -52,7 +52,7 @@ def _host_timeout(host: Any) -> float | None:
     """``host.times.timeout`` in seconds, if the host has one (Nmap's per-host timeout)."""
     if isinstance(host, str | None):
         return None
-    from nmapx.model import Host
+    from nmapx.model.host import Host
 
     if isinstance(host, Host):
         host = host.nse
@@ -166,7 +166,7 @@ async def _setup_connect(
     sock = NseSocket()
     sock.set_timeout(connect_timeout)
     if isinstance(host, str) and any_af:
-        from nmapx.nse.context import current
+        from nmapx.engine.thread import current
 
         engine = current().engine
         # In a scan (engine.names set) connect() maps names to the input's hosts instead:
@@ -308,7 +308,7 @@ def _field(table: Any, key: str) -> Any:
 
 def _bestoption(port: Any) -> tuple[str, str]:
     """comm.lua ``bestoption``: which of SSL and plain TCP to try first on this port."""
-    from nmapx.model import Port, Version
+    from nmapx.model.host import Port, Version
     from nmapx.nse import shortport
 
     if isinstance(port, int) and not isinstance(port, bool):

@@ -113,7 +113,7 @@ class Oops:
         The engine renders returned results *after* the script, at the real levels without the
         by-name verbosity boost: it should call :meth:`text` itself rather than ``str()``.
         """
-        from nmapx.nse.context import current
+        from nmapx.engine.thread import current
 
         thread = current()
         return self.text(thread.verbosity(), thread.debugging())

@@ -1,7 +1,7 @@
 """NSE's ``nmap`` library for Python scripts: port states, sockets, registry, levels.
 
 ``get_port_state`` and ``get_ports`` answer from the scan the input holds (folded
-``<extraports>`` included, see :meth:`nmapx.model.Host.get_port_state`). Socket failures raise
+``<extraports>`` included, see :meth:`nmapx.model.host.Host.get_port_state`). Socket failures raise
 :class:`nmapx.nse.errors.SocketError`, which the engine treats like an uncaught
 ``nmap.new_try`` exception: the script ends without output.
 """
@@ -14,8 +14,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from nmapx.model import PROTOCOLS, Host, NseHost, Port
-from nmapx.nse.context import current
+from nmapx.engine.thread import current
+from nmapx.model.host import PROTOCOLS, Host, NseHost, Port
 
 __all__ = [
     "TryError",

@@ -86,12 +86,12 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from nmapx.nse.context import current
+from nmapx.engine.thread import current
 from nmapx.nse.errors import NotConnectedError, SocketError
 from nmapx.nse.trace import FROM, TO, hexify, trace_line
 
 if TYPE_CHECKING:
-    from nmapx.nse.context import ScriptThread
+    from nmapx.engine.thread import ScriptThread
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -143,7 +143,7 @@ def _target(host: Any) -> tuple[str, str | None]:
     """
     if isinstance(host, str):
         return host, host
-    from nmapx.model import Host
+    from nmapx.model.host import Host
 
     if isinstance(host, Host):
         host = host.nse
@@ -948,8 +948,8 @@ def check_discovery_target(thread: ScriptThread, ip: str, interface: str | None)
 
     Without a scope (library use, ``allowed`` None) only ``--no-network`` applies.
     """
-    from nmapx.nse.context import ScopeError
-    from nmapx.nse.scriptargs import arg_value
+    from nmapx.engine.scriptargs import arg_value
+    from nmapx.engine.thread import ScopeError
 
     engine = thread.engine
     if engine.settings.no_network:

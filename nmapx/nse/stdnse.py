@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from nmapx.engine.thread import current
 from nmapx.nse.comm import get_timeout
-from nmapx.nse.context import current
 
 __all__ = [
     "OutputTable",
@@ -125,18 +125,18 @@ def print_debug(level: Any, fmt: Any = None, *args: Any) -> None:
 
 
 def get_script_args(*names: Any) -> Any:
-    """Script argument values, with NSE's fallbacks (see :mod:`nmapx.nse.scriptargs`).
+    """Script argument values, with NSE's fallbacks (see :mod:`nmapx.engine.scriptargs`).
 
     One name returns its value (None when absent); several return a tuple, like Lua's
     multiple return values.
     """
-    from nmapx.nse.scriptargs import get_script_args as lookup
+    from nmapx.engine.scriptargs import get_script_args as lookup
 
     return lookup(current().settings.script_args, *names)
 
 
 def parse_timespec(text: Any) -> float | None:
-    from nmapx.nse.scriptargs import parse_timespec as parse
+    from nmapx.engine.scriptargs import parse_timespec as parse
 
     return parse(text) if text is not None else None
 

@@ -29,13 +29,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nmapx.nse.context import current
-from nmapx.nse.scriptargs import arg_value
-from nmapx.xmlescape import xml_text
+from nmapx.engine.scriptargs import arg_value
+from nmapx.engine.thread import current
+from nmapx.nmapxml.escape import xml_text
 
 if TYPE_CHECKING:
-    from nmapx.engine import ScriptEngine
-    from nmapx.model import Host, ScanContext
+    from nmapx.engine.runner import ScriptEngine
+    from nmapx.model.host import Host, ScanContext
 
 __all__ = ["NEWTARGET_REASON", "NewTarget", "add", "allow_new_targets", "host_xml", "take_hosts"]
 
@@ -120,7 +120,7 @@ def host_xml(target: NewTarget) -> bytes:
 
 def take_hosts(engine: ScriptEngine, context: ScanContext) -> Sequence[Host]:
     """The new targets offered so far as hosts of ``context``, each taken once."""
-    from nmapx.model import Host
+    from nmapx.model.host import Host
 
     targets = list(engine.engine.new_targets)
     engine.engine.new_targets.clear()

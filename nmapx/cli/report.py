@@ -6,13 +6,13 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from nmapx.atomic import AtomicOutput
 from nmapx.errors import ExitStatus, NmapxError
-from nmapx.reader import Epilogue, Item, Truncation, read_document
-from nmapx.report.collect import ReportCollector
-from nmapx.report.csvout import CsvSink
-from nmapx.report.html import render
-from nmapx.report.jsonl import JsonLinesSink
+from nmapx.nmapxml.reader import Epilogue, Item, Truncation, read_document
+from nmapx.output.atomic import AtomicOutput
+from nmapx.output.report.collect import ReportCollector
+from nmapx.output.report.csvout import CsvSink
+from nmapx.output.report.html import render
+from nmapx.output.report.jsonl import JsonLinesSink
 
 log = logging.getLogger(__name__)
 FORMATS = ("html", "jsonl", "csv")

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 
 from nmapx.errors import NmapxError
-from nmapx.portset import PortSet
-from nmapx.reasons import singular_reason
-from nmapx.services_db import service_name
+from nmapx.model.portset import PortSet
+from nmapx.model.reasons import singular_reason
+from nmapx.model.services import service_name
 
 if TYPE_CHECKING:
     from libnmap.objects import NmapHost
 
-    from nmapx.results import ScriptResult
+    from nmapx.model.results import ScriptResult
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 #: Nmap's name for a state nobody can know; also what Nmap itself calls PORT_UNKNOWN.

@@ -12,12 +12,12 @@ from typing import Any
 
 from lxml import etree
 
-from nmapx.model import Host
-from nmapx.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
-from nmapx.report.data import host_data, note_runstats, scan_data, script_data
-from nmapx.report.spill import HostSpill
-from nmapx.results import ScriptResult
-from nmapx.writers.xml import enriched_bytes
+from nmapx.model.host import Host
+from nmapx.model.results import ScriptResult
+from nmapx.nmapxml.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
+from nmapx.output.report.data import host_data, note_runstats, scan_data, script_data
+from nmapx.output.report.spill import HostSpill
+from nmapx.output.xml import enriched_bytes
 
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 

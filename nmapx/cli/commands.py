@@ -93,14 +93,14 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def script_help(expressions: list[str]) -> int:
     """``--script-help EXPR``: print the help of what EXPR selects (raises on a bad EXPR)."""
-    from nmapx.scripthelp import help_text, select_scripts
+    from nmapx.cli.scripthelp import help_text, select_scripts
 
     sys.stdout.write(help_text(select_scripts(expressions)))
     return int(ExitStatus.OK)
 
 
 def _scripts(args: argparse.Namespace) -> int:
-    from nmapx.scripthelp import list_text, select_scripts
+    from nmapx.cli.scripthelp import list_text, select_scripts
 
     if args.full:
         return script_help(args.expressions)
@@ -109,9 +109,9 @@ def _scripts(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from nmapx.plan import make_plan
-    from nmapx.reader import read_document
-    from nmapx.session import ScriptOptions, build
+    from nmapx.engine.plan import make_plan
+    from nmapx.engine.session import ScriptOptions, build
+    from nmapx.nmapxml.reader import read_document
 
     engine, scope = build(
         ScriptOptions(
@@ -138,8 +138,8 @@ def _plan(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     """Text on stdout (default), ``--xml`` XML on stdout instead, ``-oX FILE`` XML to FILE
     (committed only when both inputs were read) besides the text."""
-    from nmapx.atomic import AtomicOutput
-    from nmapx.diff import ERROR, diff_files
+    from nmapx.output.atomic import AtomicOutput
+    from nmapx.output.ndiff import ERROR, diff_files
 
     if args.xml and args.text:
         args.subparser.error("--xml and --text exclude each other")
@@ -175,8 +175,8 @@ def progress_for(args: argparse.Namespace, path: str, engine: Any) -> Any:
     """
     from contextlib import nullcontext
 
+    from nmapx.engine.session import parse_time
     from nmapx.progress import Progress
-    from nmapx.session import parse_time
 
     if engine is None:
         return nullcontext()

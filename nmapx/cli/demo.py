@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 from nmapx.errors import ExitStatus, NmapxError
+from nmapx.nmapxml.reader import read_document
 from nmapx.pipeline import Outputs, process
-from nmapx.reader import read_document
 from nmapx.resources import bundled_dir, fixture_module
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def run_demo(outdir: Path, argv: list[str]) -> tuple[ExitStatus, list[Path]]:
         ) from None
     try:
         time.sleep(0.1)
-        from nmapx.session import ScriptOptions, build
+        from nmapx.engine.session import ScriptOptions, build
 
         engine, scope = build(ScriptOptions(scripts=DEMO_SCRIPTS))
         html_out = outdir / "report.html"

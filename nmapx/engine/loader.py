@@ -23,18 +23,19 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from nmapx.engine.selection import ScriptInfo, SelectionError
 from nmapx.errors import NmapxError
-from nmapx.nse.selection import ScriptInfo, SelectionError
 
 log = logging.getLogger(__name__)
 
 RULES = ("prerule", "hostrule", "portrule", "postrule")
 ENTRY_POINT_GROUP = "nmapx.scripts"
-BUILTIN_DIR = Path(__file__).resolve().parent / "scripts"
+BUILTIN_DIR = Path(str(resources.files("nmapx.scripts")))
 
 
 class ScriptLoadError(NmapxError):

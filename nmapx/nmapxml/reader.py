@@ -14,7 +14,8 @@ declare their entities) is refused before any parsing.
 
 Damage: an input that ends early yields a :class:`Truncation` (every complete host before it
 was already yielded); a malformed host is reported with its line and skipped while the rest
-is kept; forbidden characters that old Nmap versions wrote are repaired (:mod:`nmapx.repair`).
+is kept; forbidden characters that old Nmap versions wrote are repaired
+(:mod:`nmapx.nmapxml.repair`).
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from nmapx.errors import ExitStatus, HostileInputError, InputError, printable
-from nmapx.model import Host, ScanContext
-from nmapx.repair import repair
-from nmapx.source import InputSource, open_chunks
-from nmapx.xmlscan import (
+from nmapx.model.host import Host, ScanContext
+from nmapx.nmapxml.repair import repair
+from nmapx.nmapxml.scan import (
     CutOff,
     ElementEnd,
     NeedMore,
@@ -41,6 +41,7 @@ from nmapx.xmlscan import (
     never_completes,
     plain_host_end,
 )
+from nmapx.nmapxml.source import InputSource, open_chunks
 
 log = logging.getLogger(__name__)
 

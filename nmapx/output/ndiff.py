@@ -23,8 +23,8 @@ Where nmapx differs from Ndiff 7.93, on purpose:
 Hosts are reported in Ndiff's order (by that first address as text), so for scans Ndiff can
 read the text output is the same as Ndiff's, byte for byte.
 
-Memory: both inputs are streamed by :func:`nmapx.reader.read_document` (one host element at a
-time), and only a small summary of each host is kept: its addresses, names, state,
+Memory: both inputs are streamed by :func:`nmapx.nmapxml.reader.read_document` (one host element
+at a time), and only a small summary of each host is kept: its addresses, names, state,
 extraports counts, OS match names, and per listed port the state, service fields and script
 outputs (no XML trees). That is roughly the size of the scan's normal output, for both scans.
 """
@@ -41,8 +41,8 @@ from typing import IO, Any
 from lxml import etree
 
 from nmapx.errors import ExitStatus, NmapxError
-from nmapx.model import Host
-from nmapx.reader import Prologue, TopLevelItem, read_document
+from nmapx.model.host import Host
+from nmapx.nmapxml.reader import Prologue, TopLevelItem, read_document
 
 log = logging.getLogger(__name__)
 

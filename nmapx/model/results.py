@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nmapx.xmlescape import to_bytes, xml_text
+from nmapx.nmapxml.escape import to_bytes, xml_text
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from lxml import etree
 
-from nmapx.model import Host
+from nmapx.model.host import Host
 
 
 def _int(value: str | None) -> int | None:

@@ -14,7 +14,7 @@ Nmap wrote (Nmap writes bytes above 0x7F into XML as ``&#xHH;`` per byte, so lxm
 back as U+0080..U+00FF). ``text.encode("latin-1")`` (see :func:`encode_normal`) gives the
 exact bytes of the ``.nmap`` file. Characters above U+00FF, which only re-serialised files
 contain, are taken as UTF-8. Script output follows the project-wide convention of
-:mod:`nmapx.xmlescape` (UTF-8 with ``surrogateescape``); Nmap's XML ``output`` attribute is
+:mod:`nmapx.nmapxml.escape` (UTF-8 with ``surrogateescape``); Nmap's XML ``output`` attribute is
 already ASCII (``protect_xml``), so both conventions agree on it.
 
 What the XML cannot tell, and what therefore is *not* reproduced (Nmap printed it from state
@@ -75,9 +75,9 @@ from dataclasses import dataclass, replace
 
 from lxml import etree
 
-from nmapx.model import is_perfect_os_match
-from nmapx.reasons import singular_reason
-from nmapx.xmlescape import escape_for_screen
+from nmapx.model.host import is_perfect_os_match
+from nmapx.model.reasons import singular_reason
+from nmapx.nmapxml.escape import escape_for_screen
 
 log = logging.getLogger(__name__)
 

@@ -67,7 +67,7 @@ def _umask() -> int:
 def sniff(path: str) -> str | None:
     """The compression of the file at ``path`` ("gzip", "bzip2" or None), by its magic bytes.
 
-    The same test the reader uses (:mod:`nmapx.source`), so an output mirrors what was read.
+    The same test the reader uses (:mod:`nmapx.nmapxml.source`), so an output mirrors what was read.
     """
     with open(path, "rb") as handle:
         head = handle.read(3)

@@ -1,6 +1,6 @@
 """Streaming ``-oN`` writer: Nmap normal output, one host at a time, from the reader's pieces.
 
-:mod:`nmapx.writers.normal` knows how Nmap prints each part; this adapter feeds it the pieces
+:mod:`nmapx.output.normal` knows how Nmap prints each part; this adapter feeds it the pieces
 as they stream by. Hosts are formatted from the enriched XML (the same bytes the XML writer
 produces), so the ``|`` script lines always agree with the ``<script>`` elements.
 """
@@ -11,11 +11,11 @@ from dataclasses import replace
 
 from lxml import etree
 
-from nmapx.atomic import AtomicOutput
-from nmapx.model import Host
-from nmapx.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
-from nmapx.results import ScriptResult
-from nmapx.writers.normal import (
+from nmapx.model.host import Host
+from nmapx.model.results import ScriptResult
+from nmapx.nmapxml.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
+from nmapx.output.atomic import AtomicOutput
+from nmapx.output.normal import (
     NormalContext,
     _int,
     encode_normal,
@@ -25,7 +25,7 @@ from nmapx.writers.normal import (
     format_postscript,
     format_prescript,
 )
-from nmapx.writers.xml import enriched_bytes, wrap_scripts
+from nmapx.output.xml import enriched_bytes, wrap_scripts
 
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 

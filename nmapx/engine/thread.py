@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from nmapx.nse.scriptargs import ArgsTable
+from nmapx.engine.scriptargs import ArgsTable
 
 if TYPE_CHECKING:
-    from nmapx.model import Host, Port
+    from nmapx.model.host import Host, Port
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class RunSettings:
     verbosity: int = 0
     debugging: int = 0
     script_trace: bool = False
-    #: Parsed ``--script-args`` (see :mod:`nmapx.nse.scriptargs`).
+    #: Parsed ``--script-args`` (see :mod:`nmapx.engine.scriptargs`).
     script_args: ArgsTable = field(default_factory=ArgsTable)
     #: ``--max-parallelism``: how many script threads may hold sockets at once (NSE: 20).
     max_parallelism: int = 20

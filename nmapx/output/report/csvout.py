@@ -12,7 +12,7 @@ import csv
 import io
 from typing import Any
 
-from nmapx.atomic import AtomicOutput
+from nmapx.output.atomic import AtomicOutput
 
 COLUMNS = [
     "scan", "address", "hostname", "port", "protocol", "state", "service", "product",

@@ -1,4 +1,4 @@
-"""From command-line choices to a ready :class:`~nmapx.engine.ScriptEngine`.
+"""From command-line choices to a ready :class:`~nmapx.engine.runner.ScriptEngine`.
 
 This is where ``--script`` is resolved against the catalogue (built-in scripts, entry points,
 files and directories), script arguments are parsed, runlevels are computed and the scope of
@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nmapx.engine import ChosenScript, EngineOptions, ScriptEngine
+from nmapx.engine.loader import Script, catalogue, load_path
+from nmapx.engine.runner import ChosenScript, EngineOptions, ScriptEngine
+from nmapx.engine.scope import Exclusions, Scope
+from nmapx.engine.scriptargs import ScriptArgsError, parse_script_args, parse_timespec
+from nmapx.engine.selection import ScriptInfo, SelectionError, runlevels, select
+from nmapx.engine.thread import RunSettings
 from nmapx.errors import NmapxError
-from nmapx.nse.context import RunSettings
-from nmapx.nse.scriptargs import ScriptArgsError, parse_script_args, parse_timespec
-from nmapx.nse.selection import ScriptInfo, SelectionError, runlevels, select
-from nmapx.scope import Exclusions, Scope
-from nmapx.scripting import Script, catalogue, load_path
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,13 @@ import json
 from importlib import resources
 from typing import Any
 
-from nmapx.atomic import AtomicOutput
+from nmapx.output.atomic import AtomicOutput
 
 
 def schema() -> dict[str, Any]:
     """The JSON Schema every line of ``--format jsonl`` validates against."""
-    return json.loads(resources.files("nmapx.report").joinpath("host.schema.json").read_text())
+    schema_file = resources.files("nmapx.output.report").joinpath("host.schema.json")
+    return json.loads(schema_file.read_text())
 
 
 class JsonLinesSink:

@@ -16,7 +16,7 @@ from typing import Any
 
 from jinja2.utils import htmlsafe_json_dumps
 
-#: How ``tojson`` is configured for the report (see :func:`nmapx.report.html.environment`).
+#: How ``tojson`` is configured for the report (see :func:`nmapx.output.report.html.environment`).
 JSON_OPTIONS: dict[str, Any] = {"ensure_ascii": True, "sort_keys": False}
 
 

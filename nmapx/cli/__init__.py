@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from nmapx import __version__
-from nmapx.atomic import sniff
-from nmapx.commands import COMMANDS as EVERYDAY_COMMANDS
-from nmapx.commands import add_parsers as add_everyday_parsers
-from nmapx.commands import dispatch, progress_for, script_help
+from nmapx.cli.commands import COMMANDS as EVERYDAY_COMMANDS
+from nmapx.cli.commands import add_parsers as add_everyday_parsers
+from nmapx.cli.commands import dispatch, progress_for, script_help
 from nmapx.errors import ExitStatus, InputError, NmapxError
 from nmapx.interrupt import SignalGuard, StopRequest
+from nmapx.nmapxml.reader import read_document
+from nmapx.output.atomic import sniff
 from nmapx.pipeline import Outputs, Tally, process
-from nmapx.reader import read_document
 
 log = logging.getLogger("nmapx")
 
@@ -109,7 +109,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(subparser=run)
     demo.set_defaults(subparser=demo)
-    everyday = add_everyday_parsers(commands)  # scripts, plan, diff (nmapx.commands)
+    everyday = add_everyday_parsers(commands)  # scripts, plan, diff (nmapx.cli.commands)
     for sub in (run, demo, report, *everyday):
         sub.add_argument("-v", dest="verbose", action="count", default=0, help="more messages")
         sub.add_argument("-d", dest="debug", action="count", default=0, help="debugging output")
@@ -287,7 +287,7 @@ def _file_output(path: str, args: argparse.Namespace) -> tuple[str, str | None, 
 
 def _build_engine(args: argparse.Namespace) -> tuple[Any, Any]:
     """A fresh engine and scope: each input is a scan of its own (registry, post-rules)."""
-    from nmapx.session import ScriptOptions, build
+    from nmapx.engine.session import ScriptOptions, build
 
     return build(
         ScriptOptions(
@@ -412,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(getattr(args, "verbose", 0), getattr(args, "debug", 0))
     try:
         if args.command == "demo":
-            from nmapx.demo import run_demo
+            from nmapx.cli.demo import run_demo
 
             demo_argv = ["demo", "--outdir", str(Path(args.outdir).resolve())]
             status, written = run_demo(Path(args.outdir).resolve(), demo_argv)
@@ -421,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     sys.stderr.write(f"nmapx demo: wrote {path}\n")
             return int(status)
         if args.command == "report":
-            from nmapx.report.command import make_report
+            from nmapx.cli.report import make_report
 
             return int(make_report(args.inputs, args.format, args.output, args.template))
         if args.command in EVERYDAY_COMMANDS:

@@ -4,12 +4,12 @@ For an archived scan this is the first question: "if I run ``--script X`` on thi
 happens?". The answer must be the engine's own answer, not a re-implementation that could
 drift from it, so the plan:
 
-* builds the real engine from the same options as ``nmapx run`` (:func:`nmapx.session.build`)
+* builds the real engine from the same options as ``nmapx run`` (:func:`nmapx.engine.session.build`)
   with ``--no-network`` forced on, so any socket use is refused before a packet leaves;
-* offers each host's ports to port rules exactly as :class:`nmapx.engine.ScriptEngine` does
+* offers each host's ports to port rules exactly as :class:`nmapx.engine.runner.ScriptEngine` does
   (listed ports in the states open, open|filtered and unfiltered, document order; hosts that
   are not up get no host or port rules), and calls each rule inside a real script thread
-  (:data:`nmapx.nse.context.CURRENT`), with the thread's own copies of the host and port
+  (:data:`nmapx.engine.thread.CURRENT`), with the thread's own copies of the host and port
   tables, so ``stdnse.get_script_args``, ``nmap.registry`` and the verbosity boost behave as
   during a run;
 * records, for each rule call, every ``nmap.get_port_state`` the rule made and what it
@@ -37,12 +37,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from nmapx.engine import PORTRULE_STATES, ChosenScript, ScriptEngine
+from nmapx.engine.runner import PORTRULE_STATES, ChosenScript, ScriptEngine
+from nmapx.engine.thread import CURRENT, ScriptThread
 from nmapx.errors import ExitStatus
-from nmapx.model import Host, Port
+from nmapx.model.host import Host, Port
+from nmapx.nmapxml.reader import Document, Prologue
 from nmapx.nse import nmap as nse_nmap
-from nmapx.nse.context import CURRENT, ScriptThread
-from nmapx.reader import Document, Prologue
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ async def _plan_global(engine: ScriptEngine, phase: str) -> list[RuleCall]:
 
 
 async def _plan_host(engine: ScriptEngine, host: Host) -> HostPlan:
-    """The engine's :meth:`~nmapx.engine.ScriptEngine.run_host` without actions."""
+    """The engine's :meth:`~nmapx.engine.runner.ScriptEngine.run_host` without actions."""
     calls: list[RuleCall] = []
     not_offered: Counter[str] = Counter()
     listed = list(host.ports)

@@ -22,8 +22,8 @@ import jinja2
 from markupsafe import Markup
 
 from nmapx import __version__
-from nmapx.atomic import AtomicOutput
-from nmapx.report.spill import JSON_OPTIONS, HostSpill, encode
+from nmapx.output.atomic import AtomicOutput
+from nmapx.output.report.spill import JSON_OPTIONS, HostSpill, encode
 from nmapx.resources import bundled_dir
 
 TEMPLATE = "report.html.j2"

@@ -24,13 +24,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from nmapx.model import Host, Port
+from nmapx.engine.loader import Script
+from nmapx.engine.thread import CURRENT, Engine, RunSettings, ScopeError, ScriptThread
+from nmapx.model.host import Host, Port
+from nmapx.model.results import NO_STRUCTURE, ScriptResult
 from nmapx.nse.comm import CommError, oops_output_table, oops_text
-from nmapx.nse.context import CURRENT, Engine, RunSettings, ScopeError, ScriptThread
 from nmapx.nse.errors import NseError, Oops, SocketError
 from nmapx.nse.nmap import TryError
-from nmapx.results import NO_STRUCTURE, ScriptResult
-from nmapx.scripting import Script
 
 log = logging.getLogger(__name__)
 

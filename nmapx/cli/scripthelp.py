@@ -16,7 +16,7 @@ needs next: which phases the script takes part in (``Rules:``) and the ``@args``
 docstring (``Arguments:``), each one ``name`` and its description, indented like the
 description.
 
-Selection is exactly ``--script``'s (:func:`nmapx.session.choose`): categories, globs,
+Selection is exactly ``--script``'s (:func:`nmapx.engine.session.choose`): categories, globs,
 boolean expressions, files and ``directories/``; without an expression, every script nmapx
 knows (built-in and entry points) is listed.
 """
@@ -26,7 +26,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable, Sequence
 
-from nmapx.scripting import RULES, Script, catalogue
+from nmapx.engine.loader import RULES, Script, catalogue
 
 __all__ = ["describe", "help_text", "list_text", "select_scripts"]
 
@@ -37,12 +37,12 @@ WIDTH = 80
 def select_scripts(expressions: Sequence[str]) -> list[Script]:
     """The scripts ``--script EXPR`` would load (every known script when no EXPR is given).
 
-    Raises :class:`nmapx.session.UsageError` with Nmap's message for an expression that
+    Raises :class:`nmapx.engine.session.UsageError` with Nmap's message for an expression that
     matches nothing, as ``--script`` does.
     """
     if not expressions:
         return sorted(catalogue(), key=lambda s: s.id)
-    from nmapx.session import choose
+    from nmapx.engine.session import choose
 
     return [chosen.script for chosen in choose(list(expressions))]
 

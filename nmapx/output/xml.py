@@ -4,7 +4,7 @@ Copying the input byte for byte is what guarantees that an archived scan changes
 nmapx added something, whatever Nmap version, escaping or indentation wrote it; it is also the
 fastest possible pass-through. New ``<script>``, ``<hostscript>``, ``<prescript>`` and
 ``<postscript>`` elements go exactly where Nmap puts them (nse-semantics.md §5.5), in Nmap's
-layout and escaping (:mod:`nmapx.results`). Where a container receives new results, all of
+layout and escaping (:mod:`nmapx.model.results`). Where a container receives new results, all of
 its scripts are written in script-id order, and a result already present for the same id is
 replaced by the new one.
 """
@@ -16,13 +16,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from nmapx.atomic import AtomicOutput
 from nmapx.errors import NmapxError
-from nmapx.model import Host, parse_attributes
-from nmapx.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
-from nmapx.results import ScriptResult
-from nmapx.xmlescape import xml_text
-from nmapx.xmlscan import Tag, iter_tags
+from nmapx.model.host import Host, parse_attributes
+from nmapx.model.results import ScriptResult
+from nmapx.nmapxml.escape import xml_text
+from nmapx.nmapxml.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
+from nmapx.nmapxml.scan import Tag, iter_tags
+from nmapx.output.atomic import AtomicOutput
 
 _PRESCRIPT_BEFORE = frozenset({"host", "hosthint", "postscript", "runstats"})
 #: The children nmap.dtd requires at the start of ``<nmaprun>`` (``scaninfo*, verbose,
@@ -197,7 +197,7 @@ def wrap_scripts(container: str, results: Iterable[ScriptResult], raw: bytes = b
 
 
 class XmlWriter:
-    """Writes the pieces of a :class:`~nmapx.reader.Document` as enriched Nmap XML."""
+    """Writes the pieces of a :class:`~nmapx.nmapxml.reader.Document` as enriched Nmap XML."""
 
     def __init__(self, out: AtomicOutput, *, flush_hosts: bool = False) -> None:
         self.out = out

@@ -1,1 +1,0 @@
-"""Writers: Nmap XML (byte-faithful splicing), Nmap normal output, and reports."""
