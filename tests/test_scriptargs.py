@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from nmapx.engine.scriptargs import (
+from nmapx.engine.scriptargs import ScriptArgsError, parse_script_args
+from nmapx.model.args import (
     ArgsTable,
-    ScriptArgsError,
     arg_value,
     get_script_args,
-    parse_script_args,
     parse_timespec,
     parse_timespec_detail,
 )

@@ -17,10 +17,11 @@ from pathlib import Path
 from nmapx.engine.loader import Script, catalogue, load_path
 from nmapx.engine.runner import ChosenScript, EngineOptions, ScriptEngine
 from nmapx.engine.scope import Exclusions, Scope
-from nmapx.engine.scriptargs import ScriptArgsError, parse_script_args, parse_timespec
+from nmapx.engine.scriptargs import ScriptArgsError, parse_script_args
 from nmapx.engine.selection import ScriptInfo, SelectionError, runlevels, select
 from nmapx.engine.thread import RunSettings
 from nmapx.errors import NmapxError
+from nmapx.model.args import parse_timespec
 
 log = logging.getLogger(__name__)
 

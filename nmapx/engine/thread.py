@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from nmapx.engine.scriptargs import ArgsTable
+from nmapx.model.args import ArgsTable
 
 if TYPE_CHECKING:
     from nmapx.model.host import Host, Port
@@ -38,7 +38,7 @@ class RunSettings:
     verbosity: int = 0
     debugging: int = 0
     script_trace: bool = False
-    #: Parsed ``--script-args`` (see :mod:`nmapx.engine.scriptargs`).
+    #: Parsed ``--script-args`` (see :mod:`nmapx.model.args`).
     script_args: ArgsTable = field(default_factory=ArgsTable)
     #: ``--max-parallelism``: how many script threads may hold sockets at once (NSE: 20).
     max_parallelism: int = 20

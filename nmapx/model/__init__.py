@@ -1,1 +1,8 @@
-"""TODO"""
+"""The scan as data: what rules, scripts and writers read about hosts and ports.
+
+``host`` holds ``Host`` (its raw bytes and three lazy views: the libnmap object, the NSE host
+table and the port states), ``ScanContext``, ``Port`` and ``Version``; ``reasons`` is the one
+table of Nmap's reason names; ``portset`` and ``services`` resolve ports folded into
+``<extraports>``; ``results`` is a script result and its ``<script>`` XML; ``args`` is the
+script-argument table. The package imports nothing on purpose (see :mod:`nmapx.nmapxml`).
+"""

@@ -26,8 +26,10 @@ import builtins
 import socket
 from typing import Any
 
+from nmapx.nse import stdnse
 from nmapx.nse.errors import CommError, Oops, SocketError
 from nmapx.nse.sockets import NseSocket, resolve
+from nmapx.nse.stdnse import get_timeout
 
 __all__ = [
     "REQUEST_TIMEOUT",
@@ -48,42 +50,6 @@ REQUEST_TIMEOUT = 6000
 
 
 # ---------------------------------------------------------------------------- timeouts
-def _host_timeout(host: Any) -> float | None:
-    """``host.times.timeout`` in seconds, if the host has one (Nmap's per-host timeout)."""
-    if isinstance(host, str | None):
-        return None
-    from nmapx.model.host import Host
-
-    if isinstance(host, Host):
-        host = host.nse
-    times = host.get("times") if isinstance(host, dict) else getattr(host, "times", None)
-    if times is None:
-        return None
-    value = times.get("timeout") if isinstance(times, dict) else getattr(times, "timeout", None)
-    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value
-
-
-def get_timeout(host: Any, max_timeout: float = 8000, min_timeout: float = 1000) -> float:
-    """``stdnse.get_timeout(host, max, min)``: a timeout in ms scaled from Nmap's timing.
-
-    ``host.times.timeout * (max + 6000) / 7``, clamped to ``[min, max]``; ``max`` when the
-    host has no timeout (a string host, or no ``<times>`` in the XML). A timeout of 0 counts as
-    present (it is true in Lua) and clamps to ``min``. As in Lua, the scaled value is a float
-    (1.3 s gives 2600.0) while the defaults come back as given.
-    """
-    timeout = _host_timeout(host)
-    if timeout is None:
-        return max_timeout
-    value = timeout * (max_timeout + 6000) / 7
-    if value < min_timeout:
-        return min_timeout
-    if value > max_timeout:
-        return max_timeout
-    return value
-
-
 def get_timeouts(
     host: Any,
     *,
@@ -145,8 +111,6 @@ def _raise(message: str, failure: SocketError) -> CommError:
 
 
 def _debug(level: int, message: str) -> None:
-    from nmapx.nse import stdnse
-
     stdnse.debug(level, message)
 
 

@@ -14,18 +14,39 @@ either check it or pass it to ``nmap.new_try``, whose exception ends the script 
 * :class:`CommError` -- a failed ``comm`` call; it carries the :class:`Oops` stack that
   nselib/comm.lua would return, so a script can hand it on (``return error.oops``) and get
   NSE's exact rendering (nse-semantics.md §5.7).
+* :class:`TryError` -- what a ``nmap.new_try`` function raises on failure: a silent end.
+* :class:`ScopeError` -- a script tried to contact an address outside the run's scope. It is
+  defined by the script-thread context (:mod:`nmapx.engine.thread`, the one engine module the
+  library imports), which enforces scope, and is re-exported here so that every error a script
+  can meet is in this one module.
+
+The tree::
+
+    Exception
+    ├── NseError                 a Lua error in NSE terms (a script bug)
+    │   ├── SocketError          nil, "TIMEOUT" / "EOF" / "ERROR" / ... (a silent end)
+    │   │   └── CommError        a failed comm call, with its Oops stack
+    │   └── NotConnectedError    I/O on a socket that is not connected
+    ├── TryError                 a new_try failure (a silent end)
+    └── PermissionError
+        └── ScopeError           outside the scope: never sent
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+
+from nmapx.engine.thread import ScopeError, current
 
 __all__ = [
     "CommError",
     "NotConnectedError",
     "NseError",
     "Oops",
+    "ScopeError",
     "SocketError",
+    "TryError",
 ]
 
 #: nsock's status names (``nse_status2str``) as NSE scripts see them.
@@ -113,8 +134,6 @@ class Oops:
         The engine renders returned results *after* the script, at the real levels without the
         by-name verbosity boost: it should call :meth:`text` itself rather than ``str()``.
         """
-        from nmapx.engine.thread import current
-
         thread = current()
         return self.text(thread.verbosity(), thread.debugging())
 
@@ -158,3 +177,14 @@ class CommError(SocketError):
 
     def __repr__(self) -> str:
         return f"CommError({self.oops.messages!r})"
+
+
+class TryError(Exception):
+    """Raised by a ``new_try`` function on failure: a silent end of the script in NSE."""
+
+    def __init__(self, message: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return str(self.message)

@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from nmapx.engine.thread import current
+from nmapx.model.args import arg_value
 from nmapx.model.host import PROTOCOLS, Host, NseHost, Port
+from nmapx.nse.errors import TryError
+from nmapx.nse.sockets import NseSocket
 
 __all__ = [
     "TryError",
@@ -32,17 +35,6 @@ __all__ = [
     "verbosity",
     "version_intensity",
 ]
-
-
-class TryError(Exception):
-    """Raised by a ``new_try`` function on failure: a silent end of the script in NSE."""
-
-    def __init__(self, message: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return str(self.message)
 
 
 def __getattr__(name: str) -> Any:
@@ -105,8 +97,6 @@ def get_ports(host: Any, previous: Port | None, protocol: str, state: str) -> Po
 
 def new_socket(proto: str = "tcp", af: str | None = None) -> Any:
     """A new NSE socket (see :mod:`nmapx.nse.sockets`)."""
-    from nmapx.nse.sockets import NseSocket
-
     return NseSocket(proto, af)
 
 
@@ -124,9 +114,7 @@ def version_intensity() -> int:
     thread = current()
     if thread.by_name:
         return 9
-    from nmapx.nse.stdnse import get_script_args
-
-    value = get_script_args("script-intensity")
+    value = arg_value(thread.settings.script_args, "script-intensity")
     try:
         return int(value) if value is not None else 7
     except (TypeError, ValueError):

@@ -87,6 +87,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from nmapx.engine.thread import current
+from nmapx.model.args import arg_value
 from nmapx.nse.errors import NotConnectedError, SocketError
 from nmapx.nse.trace import FROM, TO, hexify, trace_line
 
@@ -948,7 +949,6 @@ def check_discovery_target(thread: ScriptThread, ip: str, interface: str | None)
 
     Without a scope (library use, ``allowed`` None) only ``--no-network`` applies.
     """
-    from nmapx.engine.scriptargs import arg_value
     from nmapx.engine.thread import ScopeError
 
     engine = thread.engine

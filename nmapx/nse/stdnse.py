@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nmapx.engine.thread import current
-from nmapx.nse.comm import get_timeout
+from nmapx.model.args import get_script_args as lookup_args
+from nmapx.model.args import parse_timespec as parse_time
+from nmapx.model.host import Host
 
 __all__ = [
     "OutputTable",
@@ -124,21 +126,52 @@ def print_debug(level: Any, fmt: Any = None, *args: Any) -> None:
         _log(_format(fmt, args))
 
 
+def _host_timeout(host: Any) -> float | None:
+    """``host.times.timeout`` in seconds, if the host has one (Nmap's per-host timeout)."""
+    if isinstance(host, str | None):
+        return None
+    if isinstance(host, Host):
+        host = host.nse
+    times = host.get("times") if isinstance(host, dict) else getattr(host, "times", None)
+    if times is None:
+        return None
+    value = times.get("timeout") if isinstance(times, dict) else getattr(times, "timeout", None)
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+def get_timeout(host: Any, max_timeout: float = 8000, min_timeout: float = 1000) -> float:
+    """``stdnse.get_timeout(host, max, min)``: a timeout in ms scaled from Nmap's timing.
+
+    ``host.times.timeout * (max + 6000) / 7``, clamped to ``[min, max]``; ``max`` when the
+    host has no timeout (a string host, or no ``<times>`` in the XML). A timeout of 0 counts as
+    present (it is true in Lua) and clamps to ``min``. As in Lua, the scaled value is a float
+    (1.3 s gives 2600.0) while the defaults come back as given.
+    """
+    timeout = _host_timeout(host)
+    if timeout is None:
+        return max_timeout
+    value = timeout * (max_timeout + 6000) / 7
+    if value < min_timeout:
+        return min_timeout
+    if value > max_timeout:
+        return max_timeout
+    return value
+
+
 def get_script_args(*names: Any) -> Any:
-    """Script argument values, with NSE's fallbacks (see :mod:`nmapx.engine.scriptargs`).
+    """Script argument values, with NSE's fallbacks (see :mod:`nmapx.model.args`).
 
     One name returns its value (None when absent); several return a tuple, like Lua's
     multiple return values.
     """
-    from nmapx.engine.scriptargs import get_script_args as lookup
-
-    return lookup(current().settings.script_args, *names)
+    return lookup_args(current().settings.script_args, *names)
 
 
 def parse_timespec(text: Any) -> float | None:
-    from nmapx.engine.scriptargs import parse_timespec as parse
-
-    return parse(text) if text is not None else None
+    """``stdnse.parse_timespec``: ``"5s"``, ``"250ms"``, ``"2m"`` or ``"1h"`` in seconds."""
+    return parse_time(text) if text is not None else None
 
 
 async def sleep(seconds: float) -> None:

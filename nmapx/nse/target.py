@@ -29,8 +29,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nmapx.engine.scriptargs import arg_value
 from nmapx.engine.thread import current
+from nmapx.model.args import arg_value
 from nmapx.nmapxml.escape import xml_text
 
 if TYPE_CHECKING:

@@ -1,1 +1,7 @@
-"""TODO"""
+"""Every output format behind one ``Writer`` protocol.
+
+Enriched Nmap XML (``xml``), Nmap's normal output (``normal``, ``normal_stream``), the report
+formats (``report``: HTML, JSON Lines, CSV), Ndiff's text and XML (``ndiff``), all written
+through commit-or-nothing files (``atomic``). The package imports nothing on purpose (see
+:mod:`nmapx.nmapxml`).
+"""
