@@ -1,7 +1,23 @@
-"""Errors and exit statuses.
+"""Every error a user of nmapx can meet, and the exit statuses they map to.
 
 Every error a user can cause carries the input name and the place (line, byte offset) so
-that the CLI can print one precise line instead of a traceback.
+that the CLI can print one precise line instead of a traceback. The tree::
+
+    Exception
+    └── NmapxError                one line with a place; .status is the exit status
+        ├── InputError            the input cannot be read as Nmap XML (exit 1)
+        │   └── HostileInputError entities, DTDs: features Nmap never writes (exit 1)
+        ├── OutputError           an output cannot be written; the old file is kept (exit 1)
+        ├── InterruptedEarly      stopped before the input's <nmaprun> was read (exit 1)
+        ├── LeftAsItWas           --in-place on a damaged input: file untouched (exit 3/4)
+        ├── ScriptLoadError       a script file that cannot be used (exit 1)
+        └── UsageError            options Nmap would refuse to start with (exit 1)
+            ├── SelectionError    a --script expression (Nmap's message)
+            ├── ScriptArgsError   --script-args that do not parse (Nmap's message)
+            └── ExcludeError      an --exclude entry nmapx cannot understand
+
+Errors of a script, as a script sees them (sockets, comm, new_try, scope), are a separate tree
+in :mod:`nmapx.nse.errors`: they end one script, never the run.
 """
 
 from __future__ import annotations
@@ -109,3 +125,29 @@ class HostileInputError(InputError):
 
 class OutputError(NmapxError):
     """An output file cannot be written; the previous file at that path is left intact."""
+
+
+class ScriptLoadError(NmapxError):
+    """A script file that cannot be used (Nmap treats these as fatal for the whole run)."""
+
+
+class UsageError(NmapxError):
+    """Bad ``--script``/``--script-args``/timing options: Nmap refuses to start on these."""
+
+
+class SelectionError(UsageError):
+    """A fatal ``--script`` selection error; the message is Nmap's, without the
+    ``nse_main.lua:NNN:`` position prefix Lua adds."""
+
+
+class ScriptArgsError(UsageError):
+    """The arguments did not parse; the message is Nmap's, the joined text is kept so the
+    caller can print ``args = <text>`` as Nmap does before it quits."""
+
+    def __init__(self, message: str, args_text: str) -> None:
+        super().__init__(message)
+        self.args_text = args_text
+
+
+class ExcludeError(UsageError):
+    """An ``--exclude`` / ``--exclude-file`` entry nmapx cannot understand."""

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from nmapx.engine.scriptargs import ScriptArgsError, parse_script_args
+from nmapx.engine.scriptargs import parse_script_args
+from nmapx.errors import ScriptArgsError
 from nmapx.model.args import (
     ArgsTable,
     arg_value,

@@ -21,13 +21,13 @@ import pytest
 from nmapx.engine.selection import (
     ScriptInfo,
     Selected,
-    SelectionError,
     evaluate_rule,
     glob_matches,
     runlevels,
     select,
     split_rules,
 )
+from nmapx.errors import SelectionError
 
 CATALOGUE = [
     ScriptInfo("address-info", ("default", "safe"), "/s/address-info.nse"),

@@ -37,7 +37,7 @@ WIDTH = 80
 def select_scripts(expressions: Sequence[str]) -> list[Script]:
     """The scripts ``--script EXPR`` would load (every known script when no EXPR is given).
 
-    Raises :class:`nmapx.engine.session.UsageError` with Nmap's message for an expression that
+    Raises :class:`nmapx.errors.UsageError` with Nmap's message for an expression that
     matches nothing, as ``--script`` does.
     """
     if not expressions:

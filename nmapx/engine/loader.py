@@ -28,18 +28,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from nmapx.engine.selection import ScriptInfo, SelectionError
-from nmapx.errors import NmapxError
+from nmapx.engine.selection import ScriptInfo
+from nmapx.errors import ScriptLoadError, SelectionError
 
 log = logging.getLogger(__name__)
 
 RULES = ("prerule", "hostrule", "portrule", "postrule")
 ENTRY_POINT_GROUP = "nmapx.scripts"
 BUILTIN_DIR = Path(str(resources.files("nmapx.scripts")))
-
-
-class ScriptLoadError(NmapxError):
-    """A script file that cannot be used (Nmap treats these as fatal for the whole run)."""
 
 
 @dataclass(frozen=True)

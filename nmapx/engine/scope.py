@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from nmapx.errors import NmapxError
+from nmapx.errors import ExcludeError
 
 #: One element of an octet list: ``7``, ``2-5``, or open-ended ``6-``, ``-3``, ``-`` (Nmap's).
 _OCTET_PART = re.compile(r"^(?:(\d+)|(\d*)-(\d*))$")
@@ -25,10 +25,6 @@ _COMMENT = re.compile(r"#[^\n]*")
 def _name_key(name: str) -> str:
     """Host names compare case-insensitively and without the root's trailing dot."""
     return name.lower().rstrip(".")
-
-
-class ExcludeError(NmapxError):
-    """An ``--exclude`` / ``--exclude-file`` entry nmapx cannot understand."""
 
 
 def _octet_set(text: str, spec: str) -> frozenset[int]:

@@ -38,9 +38,10 @@ free of I/O.
 
 from __future__ import annotations
 
+from nmapx.errors import ScriptArgsError
 from nmapx.model.args import ArgsTable, Value
 
-__all__ = ["ScriptArgsError", "parse_script_args"]
+__all__ = ["parse_script_args"]
 
 #: C-locale ``isspace`` (LPeg's ``locale().space``); Python's ``str.isspace`` knows Unicode.
 _SPACE = " \t\n\v\f\r"
@@ -48,15 +49,6 @@ _SPACE = " \t\n\v\f\r"
 _HWS = " \t\v\f\r"
 #: Characters that end an unquoted string.
 _UQ_STOP = "\n,{}="
-
-
-class ScriptArgsError(ValueError):
-    """The arguments did not parse; the message is Nmap's, the joined text is kept so the
-    caller can print ``args = <text>`` as Nmap does before it quits."""
-
-    def __init__(self, message: str, args_text: str) -> None:
-        super().__init__(message)
-        self.args_text = args_text
 
 
 # ---------------------------------------------------------------------------------------

@@ -59,10 +59,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from nmapx.errors import SelectionError
+
 __all__ = [
     "ScriptInfo",
     "Selected",
-    "SelectionError",
     "evaluate_rule",
     "glob_matches",
     "runlevels",
@@ -79,11 +80,6 @@ _KEYWORD_END = _SPACE + "(),"
 def _is_path_char(c: str) -> bool:
     """``R("\\033\\039", "\\042\\126")``: printable ASCII except space, ``(`` and ``)``."""
     return "!" <= c <= "'" or "*" <= c <= "~"
-
-
-class SelectionError(ValueError):
-    """A fatal selection error; the message is Nmap's, without the ``nse_main.lua:NNN:``
-    position prefix Lua adds."""
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,13 @@ from pathlib import Path
 from nmapx.engine.loader import Script, catalogue, load_path
 from nmapx.engine.runner import ChosenScript, EngineOptions, ScriptEngine
 from nmapx.engine.scope import Exclusions, Scope
-from nmapx.engine.scriptargs import ScriptArgsError, parse_script_args
-from nmapx.engine.selection import ScriptInfo, SelectionError, runlevels, select
+from nmapx.engine.scriptargs import parse_script_args
+from nmapx.engine.selection import ScriptInfo, runlevels, select
 from nmapx.engine.thread import RunSettings
-from nmapx.errors import NmapxError
+from nmapx.errors import ScriptArgsError, SelectionError, UsageError
 from nmapx.model.args import parse_timespec
 
 log = logging.getLogger(__name__)
-
-
-class UsageError(NmapxError):
-    """Bad ``--script``/``--script-args``/timing options: Nmap refuses to start on these."""
 
 
 @dataclass
