@@ -14,6 +14,7 @@ Where no namespace can be made, it uses the machine's loopback if it may bind th
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import logging
 import os
@@ -25,9 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+from nmapx.engine.options import RunOptions
 from nmapx.errors import ExitStatus, NmapxError
-from nmapx.nmapxml.reader import read_document
-from nmapx.pipeline import Outputs, process
+from nmapx.pipeline import Outputs
 from nmapx.resources import bundled_dir, fixture_module
 
 log = logging.getLogger(__name__)
@@ -87,13 +88,41 @@ def run_demo(outdir: Path, argv: list[str]) -> tuple[ExitStatus, list[Path]]:
         ) from None
     try:
         time.sleep(0.1)
-        from nmapx.engine.session import ScriptOptions, build
-
-        engine, scope = build(ScriptOptions(scripts=DEMO_SCRIPTS))
         html_out = outdir / "report.html"
         outputs = Outputs(xml=str(xml_out), normal="-", html=str(html_out), label="demo scan.xml")
-        status = process(read_document(str(demo_scan())), outputs, engine, scope)
+        from nmapx.api import run
+
+        result = run(str(demo_scan()), options=RunOptions(scripts=DEMO_SCRIPTS), outputs=outputs)
+        status = result.status
     finally:
         group.stop()
     sys.stdout.flush()
     return status, [xml_out, html_out]
+
+
+# ----------------------------------------------------------------------- the sub-command
+NAME = "demo"
+
+
+def add_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        NAME, help="run nmapx on its bundled scan of loopback emulators (a one-minute tour)"
+    )
+    parser.add_argument(
+        "--outdir",
+        default="nmapx-demo",
+        metavar="DIR",
+        help="where to write the enriched XML (default: ./nmapx-demo)",
+    )
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    outdir = Path(args.outdir).resolve()
+    status, written = run_demo(outdir, ["demo", "--outdir", str(outdir)])
+    if os.environ.get(_INSIDE) != "1":
+        for path in written:
+            sys.stderr.write(f"nmapx demo: wrote {path}\n")
+    return int(status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,3 +85,38 @@ class HtmlReportWriter(ReportCollector):
             assert self.hosts is not None
             render(self.scans, self.hosts, self.out, self.template)
             self.hosts.close()
+
+
+# ----------------------------------------------------------------------- the sub-command
+NAME = "report"
+
+
+def add_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """``nmapx report INPUT ... [-o FILE] [--format html|jsonl|csv]``."""
+    from nmapx.cli.options import EPILOG
+
+    parser = commands.add_parser(
+        NAME,
+        help="HTML report, JSON Lines or CSV from Nmap XML (several scans merge into one)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="Nmap XML files ('-': stdin)")
+    parser.add_argument(
+        "-o", dest="output", default="-", metavar="FILE", help="output ('-': stdout)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="html",
+        help="html (default): one self-contained page; jsonl: a JSON object per host;"
+        " csv: a row per port",
+    )
+    parser.add_argument("--template", metavar="DIR", help="HTML templates: DIR first, then nmapx's")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    return int(make_report(args.inputs, args.format, args.output, args.template))

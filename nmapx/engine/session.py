@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import resource
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from nmapx.engine.loader import Script, catalogue, load_path
+from nmapx.engine.options import RunOptions
 from nmapx.engine.runner import ChosenScript, EngineOptions, ScriptEngine
 from nmapx.engine.scope import Exclusions, Scope
 from nmapx.engine.scriptargs import parse_script_args
@@ -24,25 +24,6 @@ from nmapx.errors import ScriptArgsError, SelectionError, UsageError
 from nmapx.model.args import parse_timespec
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ScriptOptions:
-    """The command-line options that shape a script run."""
-
-    scripts: list[str] = field(default_factory=list)
-    script_args: str | None = None
-    script_args_file: str | None = None
-    script_timeout: str | None = None
-    host_timeout: str | None = None
-    max_parallelism: int = 1000
-    max_host_parallelism: int = 64
-    script_trace: bool = False
-    verbosity: int = 0
-    debugging: int = 0
-    no_network: bool = False
-    exclude: list[str] = field(default_factory=list)
-    exclude_file: str | None = None
 
 
 def parse_time(text: str | None, option: str) -> float | None:
@@ -94,7 +75,7 @@ def raise_file_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def build(options: ScriptOptions) -> tuple[ScriptEngine, Scope]:
+def build(options: RunOptions) -> tuple[ScriptEngine, Scope]:
     """The engine and its scope for one run; raises :class:`UsageError` on bad options."""
     chosen = choose(options.scripts)
     file_text = None

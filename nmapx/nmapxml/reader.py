@@ -232,6 +232,12 @@ def read_document(path: str, *, parse_hosts: bool = True) -> Document:
     return Document(InputSource(path), parse_hosts=parse_hosts)
 
 
+def read_bytes(data: bytes, *, name: str = "<bytes>", parse_hosts: bool = True) -> Document:
+    """An in-memory document (``name`` is what messages call it), read exactly like a file:
+    the same pieces, checks and damage handling (gzip and bzip2 data too)."""
+    return Document(InputSource(name, data=bytes(data)), parse_hosts=parse_hosts)
+
+
 class _Reader:
     """The buffer, the scanner and the parser behind :class:`Document` iteration."""
 

@@ -9,12 +9,13 @@ the parser without waiting for a full buffer.
 from __future__ import annotations
 
 import bz2
+import io
 import logging
 import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from nmapx.errors import InputError
@@ -28,21 +29,29 @@ _BZIP2_MAGIC = b"BZh"
 
 @dataclass(frozen=True)
 class InputSource:
-    """Where a document comes from; ``name`` is what error messages show."""
+    """Where a document comes from; ``name`` is what error messages show.
+
+    ``data`` holds an in-memory document (a batch of hosts handed to a worker, a test's
+    input): ``path`` is then only its name in messages and is never opened.
+    """
 
     path: str
+    data: bytes | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
-        return "<stdin>" if self.path == "-" else self.path
+        return "<stdin>" if self.is_stdin else self.path
 
     @property
     def is_stdin(self) -> bool:
-        return self.path == "-"
+        return self.path == "-" and self.data is None
 
 
 @contextmanager
 def _open_binary(source: InputSource) -> Iterator[BinaryIO]:
+    if source.data is not None:
+        yield io.BytesIO(source.data)
+        return
     if source.is_stdin:
         yield sys.stdin.buffer
         return

@@ -23,12 +23,24 @@ knows (built-in and entry points) is listed.
 
 from __future__ import annotations
 
+import argparse
+import sys
 import textwrap
+from argparse import ArgumentParser
 from collections.abc import Iterable, Sequence
 
 from nmapx.engine.loader import RULES, Script, catalogue
+from nmapx.errors import ExitStatus
 
-__all__ = ["describe", "help_text", "list_text", "select_scripts"]
+__all__ = [
+    "add_parser",
+    "describe",
+    "help_text",
+    "list_text",
+    "main",
+    "script_help",
+    "select_scripts",
+]
 
 #: Width at which argument descriptions are wrapped (Nmap's help is written for 80 columns).
 WIDTH = 80
@@ -93,3 +105,43 @@ def list_text(scripts: Sequence[Script]) -> str:
     return "".join(
         f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}\n" for row in rows
     )
+
+
+# ----------------------------------------------------------------------- the sub-command
+NAME = "scripts"
+
+
+def add_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> ArgumentParser:
+    """``nmapx scripts [EXPR ...] [--script-help]``."""
+    parser = commands.add_parser(
+        NAME,
+        help="list the scripts an expression selects (all without EXPR); --script-help details",
+    )
+    parser.add_argument(
+        "expressions",
+        nargs="*",
+        metavar="EXPR",
+        help="as --script: ids, categories, globs, files, directories/, and/or/not",
+    )
+    parser.add_argument(
+        "--script-help",
+        dest="full",
+        action="store_true",
+        help="print each script's help (categories, file, rules, description, arguments)",
+    )
+    return parser
+
+
+def script_help(expressions: list[str]) -> int:
+    """``--script-help EXPR``: print the help of what EXPR selects (raises on a bad EXPR)."""
+    sys.stdout.write(help_text(select_scripts(expressions)))
+    return int(ExitStatus.OK)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.full:
+        return script_help(args.expressions)
+    sys.stdout.write(list_text(select_scripts(args.expressions)))
+    return int(ExitStatus.OK)

@@ -1,0 +1,36 @@
+"""The options of a script run, as data: what ``nmapx run``'s command line and
+:func:`nmapx.run`'s keywords both fill in.
+
+A module of its own, importing nothing, so that the public API and the CLI can name the
+options without loading the engine (which :func:`nmapx.engine.session.build` does once a run
+starts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["RunOptions"]
+
+
+@dataclass
+class RunOptions:
+    """The options that shape a script run: ``nmapx run``'s, by the same names.
+
+    Times are Nmap's syntax (``"30s"``, ``"500ms"``, ``"2m"``); ``script_args`` is
+    ``--script-args`` text. :func:`build` checks them all before any input is read.
+    """
+
+    scripts: list[str] = field(default_factory=list)
+    script_args: str | None = None
+    script_args_file: str | None = None
+    script_timeout: str | None = None
+    host_timeout: str | None = None
+    max_parallelism: int = 1000
+    max_host_parallelism: int = 64
+    script_trace: bool = False
+    verbosity: int = 0
+    debugging: int = 0
+    no_network: bool = False
+    exclude: list[str] = field(default_factory=list)
+    exclude_file: str | None = None
