@@ -1,4 +1,4 @@
-"""Nmap's escaping rules (nse-semantics.md §5.3, §5.4, §8.1) and conformance case C3."""
+"""Nmap's escaping rules (docs/nse-semantics.md §5.3, §5.4, §8.1) and conformance case C3."""
 
 from nmapx.nmapxml.escape import escape, escape_for_screen, protect_xml, xml_text
 

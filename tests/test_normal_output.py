@@ -4,7 +4,7 @@ The end-to-end tests start small TCP (and, as root, UDP) services on 127.0.0.1, 
 ``nmap`` against them with ``-oX`` and ``-oN`` at once, and compare the ``.nmap`` file with the
 text :mod:`nmapx.output.normal` builds from the ``.xml`` file. Only loopback is contacted; every
 server, connection and nmap run is bounded in time. Unit tests pin the script-line rendering
-to the conformance cases of nse-semantics.md §9, and every well-formed file of the shared
+to the conformance cases of docs/nse-semantics.md §9, and every well-formed file of the shared
 corpus goes through the formatter to prove it never raises.
 """
 
@@ -440,7 +440,7 @@ def test_os_detection(
 
 
 # --------------------------------------------------------------------------------------------
-# Script lines: nse-semantics.md §9
+# Script lines: docs/nse-semantics.md §9
 
 
 def test_script_lines_c2_nested_table() -> None:

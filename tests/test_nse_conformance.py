@@ -1,4 +1,4 @@
-"""NSE conformance (nse-semantics.md §9): the same script in Lua for real Nmap and in Python for
+"""NSE conformance (docs/nse-semantics.md §9): the same script in Lua for real Nmap and in Python for
 nmapx must give byte-identical ``<script>`` elements and normal-output lines.
 
 Pre- and post-rule scripts need no target, so real Nmap runs them without sending a packet.

@@ -78,7 +78,7 @@ def tostring(value: Any) -> bytes:
 
 
 def oracle_format(value: Any, indent: bytes = b"  ") -> bytes:
-    """nse_main.lua ``format_table`` (nse-semantics.md §5.2) for lists and string-keyed dicts."""
+    """nse_main.lua ``format_table`` (docs/nse-semantics.md §5.2) for lists and string-keyed dicts."""
     if isinstance(value, list):
         return b"".join(b"\n" + indent + oracle_format(v, indent + b"  ") for v in value)
     if isinstance(value, dict):

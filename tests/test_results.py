@@ -1,4 +1,4 @@
-"""Script result rendering: conformance cases C2-C5 of nse-semantics.md §9 (XML form)."""
+"""Script result rendering: conformance cases C2-C5 of docs/nse-semantics.md §9 (XML form)."""
 
 from nmapx.model.results import ScriptResult, format_table, lua_tostring
 

@@ -1,6 +1,6 @@
 """Script results and how Nmap renders them: ``format_table`` text and ``<script>`` XML.
 
-One function turns a structured value into the output string (nse-semantics.md §5.2) and
+One function turns a structured value into the output string (docs/nse-semantics.md §5.2) and
 one writes the ``<script>`` element (§5.4), so the XML ``output`` attribute, the ``<elem>``
 children and the normal output all agree byte for byte. Python values stand in for Lua's:
 ``dict`` (insertion-ordered, like ``stdnse.output_table``) and ``list``/``tuple`` for tables,

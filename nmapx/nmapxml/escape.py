@@ -1,6 +1,6 @@
 """Nmap's own escaping rules, in one place for every writer.
 
-Nmap escapes in two steps (nse-semantics.md §5.4 and §8.1): ``protect_xml`` turns every byte
+Nmap escapes in two steps (docs/nse-semantics.md §5.4 and §8.1): ``protect_xml`` turns every byte
 outside printable ASCII (except tab, CR, LF) into the literal text ``\\xHH``, then ``escape``
 (xml.cc) writes ``< > & " '`` as entities, control characters as ``&#x<hex>;`` and the second
 dash of ``--`` as ``&#45;`` (so that the text can sit inside an XML comment). Writing new

@@ -4,7 +4,7 @@ Same behaviour as the Lua library, Python form: success returns the data; failur
 :class:`CommError` (a :class:`SocketError`, so an uncaught one ends the script silently like a
 failed ``nmap.new_try``). The error carries the Oops stack that comm.lua returns, message for
 message, e.g. ``["Failed to read", "receive failed", "TIMEOUT"]``, so that a script that
-returns it gets Nmap's rendering (nse-semantics.md §5.7)::
+returns it gets Nmap's rendering (docs/nse-semantics.md §5.7)::
 
     try:
         return await comm.exchange(host, port, "dummy", lines=1)

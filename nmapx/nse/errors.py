@@ -2,7 +2,7 @@
 
 NSE (Lua) reports a failed socket operation as a return value, ``nil, "TIMEOUT"``; scripts then
 either check it or pass it to ``nmap.new_try``, whose exception ends the script *silently*
-(nse-semantics.md §6.2). The Python idiom is an exception, so the mapping is:
+(docs/nse-semantics.md §6.2). The Python idiom is an exception, so the mapping is:
 
 * :class:`SocketError` -- what Lua returns as ``nil/false, status``. Left uncaught it must be
   treated by the engine exactly like an uncaught ``new_try`` exception: no result, and at
@@ -13,7 +13,7 @@ either check it or pass it to ``nmap.new_try``, whose exception ends the script 
   ``-d``). It is deliberately *not* a :class:`SocketError`.
 * :class:`CommError` -- a failed ``comm`` call; it carries the :class:`Oops` stack that
   nselib/comm.lua would return, so a script can hand it on (``return error.oops``) and get
-  NSE's exact rendering (nse-semantics.md §5.7).
+  NSE's exact rendering (docs/nse-semantics.md §5.7).
 * :class:`TryError` -- what a ``nmap.new_try`` function raises on failure: a silent end.
 * :class:`ScopeError` -- a script tried to contact an address outside the run's scope. It is
   defined by the script-thread context (:mod:`nmapx.engine.thread`, the one engine module the
@@ -116,7 +116,7 @@ class Oops:
         return self
 
     def text(self, verbosity: int, debugging: int) -> str:
-        """``tostring(oops)`` at the given levels (nse-semantics.md §5.7).
+        """``tostring(oops)`` at the given levels (docs/nse-semantics.md §5.7).
 
         * debugging > 0: ``The script encountered an error:\\n- a:\\n- b:\\n- TIMEOUT``
         * verbosity > 0: ``The script encountered an error: a``

@@ -1,4 +1,4 @@
-"""NSE sockets on asyncio: what ``nmap.new_socket()`` returns (nse-semantics.md §7.1).
+"""NSE sockets on asyncio: what ``nmap.new_socket()`` returns (docs/nse-semantics.md §7.1).
 
 The behaviour is Nmap 7.93's (nse_nsock.cc on top of nsock), checked against the real thing on
 loopback; the *form* is Python's:

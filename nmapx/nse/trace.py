@@ -1,6 +1,6 @@
 """``--script-trace`` rendering, byte for byte as Nmap 7.93 prints it (nse_nsock.cc).
 
-Nmap writes one line per socket event (nse-semantics.md §6.6)::
+Nmap writes one line per socket event (docs/nse-semantics.md §6.6)::
 
     NSE: TCP 127.0.0.1:40000 > 127.0.0.1:113 | CONNECT
     NSE: TCP 127.0.0.1:40000 > 127.0.0.1:113 | 22, 40000
