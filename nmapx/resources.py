@@ -1,9 +1,10 @@
-"""Where nmapx's bundled files are, installed or in a source checkout.
+"""Where nmapx's bundled files are: the ``templates`` and ``fixtures`` packages.
 
-``setup.cfg`` installs the top-level ``templates/`` and ``fixtures/`` directories as the
-packages ``nmapx.templates`` and ``nmapx.fixtures``, so a non-editable ``pip install .`` carries
-them. In a source checkout those names do not exist (the directories sit beside ``nmapx/``), so
-each lookup falls back to the checkout. Everything that needs a bundled file goes through here.
+The design card keeps ``templates/`` and ``fixtures/`` at the top of the repository. Inside the
+package they are ``nmapx/templates`` and ``nmapx/fixtures``, symbolic links to those folders,
+so a source checkout and an installed wheel (where setuptools copies the files through the
+links) find them the same way, through :mod:`importlib.resources` and ordinary imports: no
+``sys.path`` edits and no checkout special case.
 """
 
 from __future__ import annotations
@@ -13,31 +14,15 @@ from importlib import resources
 from pathlib import Path
 from types import ModuleType
 
-_CHECKOUT = Path(__file__).resolve().parent.parent
-
 
 def bundled_dir(name: str) -> Path:
     """The directory of the bundled ``templates`` or ``fixtures``."""
-    try:
-        found = resources.files(f"nmapx.{name}")
-    except ModuleNotFoundError:
-        found = None
-    if found is not None and found.is_dir():
-        return Path(str(found))
-    checkout = _CHECKOUT / name
-    if checkout.is_dir():
-        return checkout
-    raise FileNotFoundError(f"nmapx is installed without its {name}/ directory")
+    found = resources.files(f"nmapx.{name}")
+    if not found.is_dir():
+        raise FileNotFoundError(f"nmapx is installed without its {name}/ directory")
+    return Path(str(found))
 
 
 def fixture_module(name: str) -> ModuleType:
-    """Import a module of the bundled fixtures (``emulators``), installed or from a checkout."""
-    try:
-        return importlib.import_module(f"nmapx.fixtures.{name}")
-    except ModuleNotFoundError:
-        pass
-    import sys
-
-    if str(_CHECKOUT) not in sys.path and (_CHECKOUT / "fixtures" / "__init__.py").exists():
-        sys.path.append(str(_CHECKOUT))
-    return importlib.import_module(f"fixtures.{name}")
+    """Import a module of the bundled fixtures (``emulators``)."""
+    return importlib.import_module(f"nmapx.fixtures.{name}")
