@@ -26,7 +26,7 @@ import pytest
 
 from fixtures.emulators import max_discovery_answer
 from nmapx.engine.scriptargs import parse_script_args
-from nmapx.engine.thread import Engine, RunSettings, ScopeError, ScriptThread
+from nmapx.engine.thread import RunContext, RunSettings, ScopeError, ScriptThread
 from nmapx.nse.sockets import UdpCapture, check_discovery_target
 from nmapx.scripts.broadcast_maxcube_discover import parse_reply, request
 from tests.conftest import ROOT, dtd_errors, needs_xmllint
@@ -101,7 +101,7 @@ def test_capture_parses_ipv4_udp() -> None:
 # ------------------------------------------------------------------- scope rule, offline
 def _thread(args: str, *, by_name: bool = True, no_network: bool = False) -> ScriptThread:
     settings = RunSettings(script_args=parse_script_args(args), no_network=no_network)
-    engine = Engine(
+    engine = RunContext(
         settings=settings,
         allowed=lambda ip: ip == "192.0.2.10",
         excluded=lambda ip: ip == "192.0.2.99",

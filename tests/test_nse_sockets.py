@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from nmapx.engine import thread as context
-from nmapx.engine.thread import Engine, RunSettings, ScopeError, ScriptThread
+from nmapx.engine.thread import RunContext, RunSettings, ScopeError, ScriptThread
 from nmapx.model.host import NseHost, Port, Version
 from nmapx.nse import comm
 from nmapx.nse.errors import CommError, NotConnectedError, NseError, Oops, SocketError
@@ -48,7 +48,7 @@ def run_thread(
 ) -> tuple[Any, str]:
     """Run ``body`` as a script thread; returns (result, engine messages)."""
     stream = io.StringIO()
-    engine = Engine(
+    engine = RunContext(
         RunSettings(
             verbosity=verbosity,
             debugging=debugging,
@@ -1001,7 +1001,7 @@ def test_trace_and_results_match_real_nmap(tmp_path: Path) -> None:
                 await python_scenario(ports)
 
             stream = io.StringIO()
-            engine = Engine(RunSettings(script_trace=True, stream=stream))
+            engine = RunContext(RunSettings(script_trace=True, stream=stream))
             thread = ScriptThread(script_id="conformance", phase="prerule", engine=engine)
             token = context.CURRENT.set(thread)
             try:
@@ -1047,7 +1047,7 @@ def test_banner_script_trace_matches_real_nmap(tmp_path: Path, banner: bytes) ->
                 cwd=tmp_path,
             )
             stream = io.StringIO()
-            engine = Engine(RunSettings(script_trace=True, stream=stream))
+            engine = RunContext(RunSettings(script_trace=True, stream=stream))
             thread = ScriptThread(
                 script_id="banner",
                 phase="portrule",
@@ -1155,7 +1155,7 @@ async def _namespace_checks() -> dict[str, list[str]]:
         for name, args, port, action in cases:
             nmap_out = await run_nmap("-n", "-Pn", *args, "--script-trace", LOOP, cwd=Path.cwd())
             stream = io.StringIO()
-            engine = Engine(RunSettings(script_trace=True, stream=stream))
+            engine = RunContext(RunSettings(script_trace=True, stream=stream))
             thread = ScriptThread(script_id=name, phase="portrule", engine=engine, port=port)
             token = context.CURRENT.set(thread)
             try:

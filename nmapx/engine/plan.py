@@ -6,15 +6,17 @@ drift from it, so the plan:
 
 * builds the real engine from the same options as ``nmapx run`` (:func:`nmapx.engine.session.build`)
   with ``--no-network`` forced on, so any socket use is refused before a packet leaves;
-* offers each host's ports to port rules exactly as :class:`nmapx.engine.runner.ScriptEngine` does
-  (listed ports in the states open, open|filtered and unfiltered, document order; hosts that
-  are not up get no host or port rules), and calls each rule inside a real script thread
-  (:data:`nmapx.engine.thread.CURRENT`), with the thread's own copies of the host and port
-  tables, so ``stdnse.get_script_args``, ``nmap.registry`` and the verbosity boost behave as
-  during a run;
+* asks the rules of the very jobs :class:`nmapx.engine.runner.ScriptEngine` runs
+  (:func:`nmapx.engine.jobs.host_jobs`: listed ports in the states open, open|filtered and
+  unfiltered, document order, runlevel by runlevel; hosts that are not up get no host or port
+  rules), and calls each rule inside a real script thread (:data:`nmapx.engine.thread.CURRENT`),
+  with the thread's own copies of the host and port tables
+  (:meth:`~nmapx.engine.runner.ScriptEngine.arguments`), so ``stdnse.get_script_args``,
+  ``nmap.registry`` and the verbosity boost behave as during a run;
 * records, for each rule call, every ``nmap.get_port_state`` the rule made and what it
-  returned, including ports that only exist in ``<extraports>`` (the model's folded ports),
-  because "auth-owners did not match" is only useful with "113/tcp was closed";
+  returned (the thread's ``on_port_state``), including ports that only exist in
+  ``<extraports>`` (the model's folded ports), because "auth-owners did not match" is only
+  useful with "113/tcp was closed";
 * never lets a rule's exception escape: it is shown as ``error`` with its message.
 
 Actions never run, so a post-rule that depends on what actions put in the registry is shown
@@ -27,22 +29,20 @@ host is read: memory stays per host, as in ``nmapx run``), or JSON Lines (``--fo
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from nmapx.engine.runner import PORTRULE_STATES, ChosenScript, ScriptEngine
+from nmapx.engine.jobs import PORTRULE_STATES, ChosenScript, host_jobs
+from nmapx.engine.runner import ScriptEngine
 from nmapx.engine.thread import CURRENT, ScriptThread
 from nmapx.errors import ExitStatus
 from nmapx.model.host import Host, Port
 from nmapx.nmapxml.reader import Document, Prologue
-from nmapx.nse import nmap as nse_nmap
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,6 @@ MATCHED = "matched"
 NOT_MATCHED = "not matched"
 FORCED = "forced"
 ERROR = "error"
-
-#: The ``nmap.get_port_state`` calls of the rule being evaluated (None outside planning).
-_SAW: contextvars.ContextVar[list[tuple[int, str, Port | None]] | None] = contextvars.ContextVar(
-    "nmapx_plan_saw", default=None
-)
 
 
 @dataclass
@@ -112,31 +107,6 @@ class PlanSummary:
                 self.not_matched += 1
 
 
-@contextmanager
-def _recording_port_states() -> Iterator[None]:
-    """Wrap ``nmap.get_port_state`` so the rule being planned has its calls recorded.
-
-    Scripts call it as ``nmap.get_port_state(...)`` through the module, so replacing the
-    module attribute for the duration of the plan instruments every such call; outside a
-    planned rule (``_SAW`` unset) the wrapper only forwards.
-    """
-    original = nse_nmap.get_port_state
-
-    def get_port_state(host: Any, port: Any) -> Port | None:
-        result = original(host, port)
-        calls = _SAW.get()
-        if calls is not None:
-            number, protocol = nse_nmap._port_spec(port)
-            calls.append((number, protocol, result))
-        return result
-
-    nse_nmap.get_port_state = get_port_state  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        nse_nmap.get_port_state = original  # type: ignore[assignment]
-
-
 async def _evaluate(
     engine: ScriptEngine, chosen: ChosenScript, phase: str, host: Host | None, port: Port | None
 ) -> RuleCall:
@@ -144,18 +114,22 @@ async def _evaluate(
     call = RuleCall(chosen.script.id, phase, port, FORCED)
     if chosen.forced:
         return call  # '+': the rule is not called, the action always runs
+
+    def seen(number: int, protocol: str, found: Port | None) -> None:
+        call.saw.append((number, protocol, found))
+
     thread = ScriptThread(
         script_id=chosen.script.id,
         phase=phase,
-        engine=engine.engine,
+        engine=engine.context,
         host=host,
         port=port,
         by_name=chosen.by_name,
+        on_port_state=seen,
     )
     token = CURRENT.set(thread)
-    saw_token = _SAW.set(call.saw)
     try:
-        verdict = chosen.script.rules[phase](*ScriptEngine._arguments(phase, thread))
+        verdict = chosen.script.rules[phase](*ScriptEngine.arguments(thread))
         if inspect.isawaitable(verdict):
             verdict = await asyncio.wait_for(verdict, RULE_TIMEOUT)
         call.result = MATCHED if verdict else NOT_MATCHED
@@ -165,7 +139,6 @@ async def _evaluate(
         call.result, call.error = ERROR, f"{type(exc).__name__}: {exc}"
         log.debug("%s: rule error", thread.who(), exc_info=True)
     finally:
-        _SAW.reset(saw_token)
         thread.release_resources()
         CURRENT.reset(token)
     return call
@@ -180,24 +153,14 @@ async def _plan_global(engine: ScriptEngine, phase: str) -> list[RuleCall]:
 
 
 async def _plan_host(engine: ScriptEngine, host: Host) -> HostPlan:
-    """The engine's :meth:`~nmapx.engine.runner.ScriptEngine.run_host` without actions."""
-    calls: list[RuleCall] = []
-    not_offered: Counter[str] = Counter()
-    listed = list(host.ports)
-    offered = [p for p in listed if p.state in PORTRULE_STATES]
-    for port in listed:
-        if port.state not in PORTRULE_STATES:
-            not_offered[port.state] += 1
-    if host.is_up:
-        for level in engine.levels:
-            at_level = [c for c in engine.chosen if c.runlevel == level]
-            for chosen in at_level:
-                if "hostrule" in chosen.script.rules:
-                    calls.append(await _evaluate(engine, chosen, "hostrule", host, None))
-            for port in offered:
-                for chosen in at_level:
-                    if "portrule" in chosen.script.rules:
-                        calls.append(await _evaluate(engine, chosen, "portrule", host, port))
+    """The engine's :meth:`~nmapx.engine.runner.ScriptEngine.run_host` without actions: the
+    same jobs, each rule asked in turn (no ``claims``: a plan takes no single-connection lock,
+    so no rule is called outside its thread)."""
+    not_offered = Counter(p.state for p in host.ports if p.state not in PORTRULE_STATES)
+    calls = [
+        await _evaluate(engine, job.script, job.phase, host, job.port)
+        for job in host_jobs(engine.chosen, host)
+    ]
     extraports = [
         (extra.get("state", "?"), _count(extra.get("count")))
         for extra in host.element.iterfind("ports/extraports")
@@ -366,8 +329,7 @@ def make_plan(
     """
     if not engine.options.settings.no_network:
         raise ValueError("make_plan needs an engine built with no_network=True")
-    with _recording_port_states():
-        return asyncio.run(_make_plan(document, engine, out, fmt, on_host))
+    return asyncio.run(_make_plan(document, engine, out, fmt, on_host))
 
 
 async def _make_plan(

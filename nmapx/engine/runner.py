@@ -1,13 +1,16 @@
 """The probe engine: NSE's phases, runlevels, concurrency, timeouts and error handling.
 
 Pre-rules run once before the first host, host and port rules for each host as it streams in,
-post-rules after the last host (nse-semantics.md §1). Within a host, runlevels (from
+post-rules after the last host (docs/nse-semantics.md §1). Within a host, runlevels (from
 ``dependencies``) are a barrier; inside a runlevel every matching rule becomes a script thread,
 an asyncio task. Limits: at most ``max_parallelism`` threads hold sockets at once (NSE's socket
 lock), at most ``max_host_parallelism`` threads run per host, ``script_timeout`` bounds each
 thread, ``host_timeout`` bounds a host's whole script phase. Errors follow §6.1 and §6.2: a
 bug gives ``ERROR: Script execution failed (use -d to debug)`` at -d0 and a traceback at -d;
 an NSE "try" failure (socket errors, ``new_try``) ends the thread silently.
+
+Which rules a host's threads ask, in which order and under which single-connection locks is
+decided by :func:`nmapx.engine.jobs.host_jobs`, the planner ``nmapx plan`` shares.
 
 Streaming: each host is its own host group, so runlevels order the scripts of one host; other
 hosts proceed independently, and results leave in input order (see :mod:`nmapx.pipeline`).
@@ -24,9 +27,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from nmapx.engine.loader import Script
-from nmapx.engine.thread import CURRENT, Engine, RunSettings, ScopeError, ScriptThread
-from nmapx.model.host import Host, Port
+from nmapx.engine.jobs import ChosenScript, Job, host_jobs, phase_levels
+from nmapx.engine.thread import CURRENT, RunContext, RunSettings, ScopeError, ScriptThread
+from nmapx.model.host import Host, NseHost, Port
 from nmapx.model.results import NO_STRUCTURE, ScriptResult
 from nmapx.nse.comm import CommError, oops_output_table, oops_text
 from nmapx.nse.errors import NseError, Oops, SocketError
@@ -35,20 +38,7 @@ from nmapx.nse.nmap import TryError
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-PORTRULE_STATES = ("open", "open|filtered", "unfiltered")
 SCRIPT_FAILED = "ERROR: Script execution failed (use -d to debug)"
-
-
-@dataclass(frozen=True)
-class ChosenScript:
-    """A selected script and how it was selected."""
-
-    script: Script
-    by_name: bool = False
-    forced: bool = False
-    runlevel: int = 1
-    #: How it was selected: "name", "category", "file path" or "directory" (for -d2).
-    how: str = "category"
 
 
 @dataclass
@@ -86,13 +76,15 @@ class ScriptEngine:
     def __init__(self, chosen: Sequence[ChosenScript], options: EngineOptions) -> None:
         self.chosen = list(chosen)
         self.options = options
-        self.engine = Engine(
+        #: What the NSE library reads of this run (settings, scope, registry, new targets).
+        self.context = RunContext(
             settings=options.settings,
             allowed=options.allowed,
             names=options.names,
             excluded=options.excluded,
         )
-        self.levels = sorted({c.runlevel for c in self.chosen}) or [1]
+        self.levels = phase_levels(self.chosen)
+        #: Single-connection locks by :data:`~nmapx.engine.jobs.LockKey`, for the whole run.
         self._exclusive: dict[tuple[str, str, int], asyncio.Lock] = {}
         self._threads = asyncio.Semaphore(max(1000, options.settings.max_parallelism))
         #: Counts script threads for the progress display (:class:`nmapx.progress.Progress`).
@@ -100,7 +92,7 @@ class ScriptEngine:
 
     # ------------------------------------------------------------------ messages
     def message(self, text: str) -> None:
-        self.engine.message(text)
+        self.context.message(text)
 
     @property
     def debugging(self) -> int:
@@ -177,29 +169,21 @@ class ScriptEngine:
             )
 
     async def _run_host(self, host: Host) -> None:
-        wanted = [
-            c for c in self.chosen if "hostrule" in c.script.rules or "portrule" in c.script.rules
-        ]
+        """The host's jobs as script threads, one runlevel at a time, results onto the host."""
         nse_host = host.nse
-        ports = [p for p in host.ports if p.state in PORTRULE_STATES]
-        exclusive = self._exclusive_ports(host, nse_host, ports)
+
+        def claims(chosen: ChosenScript, port: Port) -> bool:
+            return self._claims(nse_host, chosen, port)
+
+        host_level_jobs = host_jobs(self.chosen, host, claims)
         per_host = asyncio.Semaphore(max(1, self.options.max_host_parallelism))
 
         def jobs(level: int) -> list[Awaitable[tuple[Port | None, ScriptResult] | None]]:
-            at_level = [c for c in wanted if c.runlevel == level]
-            made = [
-                self._limited(per_host, c, "hostrule", host, None, None)
-                for c in at_level
-                if "hostrule" in c.script.rules
+            return [
+                self._limited(per_host, job, host, self._lock(job))
+                for job in host_level_jobs
+                if job.runlevel == level
             ]
-            for port in ports:
-                lock = exclusive.get((port.protocol, port.number))
-                made.extend(
-                    self._limited(per_host, c, "portrule", host, port, lock)
-                    for c in at_level
-                    if "portrule" in c.script.rules
-                )
-            return made
 
         for outcome in await self._phase(f"NSE: Script scanning {host.address}.", jobs):
             if outcome is None:
@@ -210,47 +194,40 @@ class ScriptEngine:
             else:
                 host.add_port_result(port.protocol, port.number, result)
 
-    def _exclusive_ports(
-        self, host: Host, nse_host: Any, ports: list[Port]
-    ) -> dict[tuple[str, int], asyncio.Lock]:
-        """Ports that a ``single_connection`` script claims: their threads take turns."""
-        claimed: dict[tuple[str, int], asyncio.Lock] = {}
-        singles = [
-            c for c in self.chosen if c.script.single_connection and "portrule" in c.script.rules
-        ]
-        for port in ports:
-            for chosen in singles:
-                rule = chosen.script.rules["portrule"]
-                try:
-                    matches = chosen.forced or (
-                        not inspect.iscoroutinefunction(rule) and bool(rule(nse_host, port))
-                    )
-                except Exception:
-                    matches = True  # the thread will report the rule's error; stay careful
-                if matches:
-                    key = (host.address or "", port.protocol, port.number)
-                    claimed[(port.protocol, port.number)] = self._exclusive.setdefault(
-                        key, asyncio.Lock()
-                    )
-                    break
-        return claimed
+    @staticmethod
+    def _claims(nse_host: NseHost, chosen: ChosenScript, port: Port) -> bool:
+        """Whether a ``single_connection`` script's port rule claims ``port`` for its lock.
+
+        Asked before the host's threads start, so only a plain (not ``async``) rule can be
+        called; a rule that raises claims the port anyway (its thread will report the error,
+        and the lock only costs parallelism).
+        """
+        rule = chosen.script.rules["portrule"]
+        try:
+            return not inspect.iscoroutinefunction(rule) and bool(rule(nse_host, port))
+        except Exception:
+            return True
+
+    def _lock(self, job: Job) -> asyncio.Lock | None:
+        """The run-wide lock behind a job's single-connection lock key, if it has one."""
+        if job.lock_key is None:
+            return None
+        return self._exclusive.setdefault(job.lock_key, asyncio.Lock())
 
     async def _limited(
         self,
         per_host: asyncio.Semaphore,
-        chosen: ChosenScript,
-        phase: str,
+        job: Job,
         host: Host,
-        port: Port | None,
         exclusive: asyncio.Lock | None,
     ) -> tuple[Port | None, ScriptResult] | None:
         async with per_host:
             if exclusive is not None:
                 async with exclusive:
-                    result = await self._thread(chosen, phase, host, port)
+                    result = await self._thread(job.script, job.phase, host, job.port)
             else:
-                result = await self._thread(chosen, phase, host, port)
-        return None if result is None else (port, result)
+                result = await self._thread(job.script, job.phase, host, job.port)
+        return None if result is None else (job.port, result)
 
     # ------------------------------------------------------------------ threads
     async def _thread(
@@ -264,7 +241,7 @@ class ScriptEngine:
             thread = ScriptThread(
                 script_id=chosen.script.id,
                 phase=phase,
-                engine=self.engine,
+                engine=self.context,
                 host=host,
                 port=port,
                 by_name=chosen.by_name,
@@ -302,7 +279,7 @@ class ScriptEngine:
     ) -> ScriptResult | None:
         script = chosen.script
         phase = thread.phase
-        args = self._arguments(phase, thread)
+        args = self.arguments(thread)
         if not chosen.forced:
             verdict = script.rules[phase](*args)
             if inspect.isawaitable(verdict):
@@ -319,8 +296,11 @@ class ScriptEngine:
         return self.to_result(script.id, value)
 
     @staticmethod
-    def _arguments(phase: str, thread: ScriptThread) -> tuple[Any, ...]:
-        """Each thread gets its own copy of the host and port tables (registry shared)."""
+    def arguments(thread: ScriptThread) -> tuple[Any, ...]:
+        """What ``thread``'s rule and action are called with: nothing for pre- and post-rules,
+        else the thread's own copies of the host (and port) tables, so that one thread's
+        changes never reach another (NSE copies them too; the registry is what is shared)."""
+        phase = thread.phase
         if phase in ("prerule", "postrule"):
             return ()
         assert thread.host is not None

@@ -49,7 +49,7 @@ class RunSettings:
 
 
 @dataclass
-class Engine:
+class RunContext:
     """What the library needs from the running engine: limits, scope and the message sink."""
 
     settings: RunSettings = field(default_factory=RunSettings)
@@ -112,7 +112,7 @@ class ScriptThread:
 
     script_id: str
     phase: str  # "prerule", "hostrule", "portrule", "postrule"
-    engine: Engine
+    engine: RunContext
     host: Host | None = None
     port: Port | None = None
     #: Selected by name or file path: ``nmap.verbosity()`` is one higher (NSE §6.5).
@@ -121,6 +121,10 @@ class ScriptThread:
     sockets: set[Any] = field(default_factory=set)
     #: Whether this thread holds one of the engine's socket slots.
     holds_slot: bool = False
+    #: Told of every ``nmap.get_port_state`` this thread makes: (number, protocol, the port
+    #: table returned or None). ``nmapx plan`` shows what a rule looked at through it, since
+    #: "auth-owners did not match" is only useful with "113/tcp was closed".
+    on_port_state: Callable[[int, str, Port | None], None] | None = None
 
     @property
     def settings(self) -> RunSettings:
@@ -179,6 +183,6 @@ def current() -> ScriptThread:
     """The running script thread; library calls outside a script get a detached one."""
     thread = CURRENT.get()
     if thread is None:
-        thread = ScriptThread(script_id="nmapx", phase="none", engine=Engine())
+        thread = ScriptThread(script_id="nmapx", phase="none", engine=RunContext())
         CURRENT.set(thread)
     return thread

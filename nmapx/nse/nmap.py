@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from nmapx.engine.thread import current
+from nmapx.engine.thread import CURRENT, current
 from nmapx.model.args import arg_value
 from nmapx.model.host import PROTOCOLS, Host, NseHost, Port
 from nmapx.nse.errors import TryError
@@ -68,9 +68,18 @@ def _port_spec(port: Any) -> tuple[int, str]:
 
 
 def get_port_state(host: Any, port: Any) -> Port | None:
-    """The port table of any scanned port of ``host`` in any state, or None if not scanned."""
+    """The port table of any scanned port of ``host`` in any state, or None if not scanned.
+
+    The running script thread's ``on_port_state`` hears of the call (``nmapx plan`` reports
+    what a rule looked at); outside a script thread nothing is told, and no detached thread is
+    made just to tell it.
+    """
     number, protocol = _port_spec(port)
-    return _target(host).get_port_state(number, protocol)
+    found = _target(host).get_port_state(number, protocol)
+    thread = CURRENT.get()
+    if thread is not None and thread.on_port_state is not None:
+        thread.on_port_state(number, protocol, found)
+    return found
 
 
 def _ports_in_state(target: Host, protocol: str, state: str) -> Iterator[Port]:

@@ -122,6 +122,6 @@ def take_hosts(engine: ScriptEngine, context: ScanContext) -> Sequence[Host]:
     """The new targets offered so far as hosts of ``context``, each taken once."""
     from nmapx.model.host import Host
 
-    targets = list(engine.engine.new_targets)
-    engine.engine.new_targets.clear()
+    targets = list(engine.context.new_targets)
+    engine.context.new_targets.clear()
     return [Host(None, host_xml(t), context=context, line=0, gap=b"\n") for t in targets]
