@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, corpus_files, dtd_errors, needs_xmllint, run_nmapx
+from conftest import CORPUS, corpus_files, dtd_errors, needs_xmllint, nmapx_main
 from lxml import etree
 
 from nmapx.errors import ExitStatus
@@ -89,7 +89,7 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 
 def test_billion_laughs_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "out.xml"
-    result = run_nmapx("run", str(write(BILLION_LAUGHS, tmp_path)), "-oX", str(out))
+    result = nmapx_main("run", str(write(BILLION_LAUGHS, tmp_path)), "-oX", str(out))
     assert result.returncode == 1
     assert result.stderr.decode() == (
         f"nmapx: {tmp_path / 'in.xml'}:2:1: refused: the DOCTYPE has entity declarations"
@@ -104,7 +104,7 @@ def test_xxe_is_refused_and_nothing_is_fetched(tmp_path: Path, listener_factory)
         b'<?xml version="1.0"?>\n<!DOCTYPE nmaprun [<!ENTITY xxe SYSTEM "http://127.0.0.1:%d/x">]>\n'
         b'<nmaprun scanner="nmap">&xxe;</nmaprun>\n' % listener.port
     )
-    result = run_nmapx("run", str(write(xxe, tmp_path)), "-oX", "-")
+    result = nmapx_main("run", str(write(xxe, tmp_path)), "-oX", "-")
     assert result.returncode == 1
     assert b"refused: the DOCTYPE has entity declarations" in result.stderr
     assert listener.connections == 0
@@ -120,7 +120,7 @@ def test_external_dtd_is_never_loaded(tmp_path: Path, listener_factory) -> None:
         + host("10.0.0.1")
         + NMAP_TAIL
     )
-    result = run_nmapx("run", str(write(data, tmp_path)), "-oX", "-")
+    result = nmapx_main("run", str(write(data, tmp_path)), "-oX", "-")
     assert result.returncode == 0
     assert result.stdout == data
     assert listener.connections == 0
@@ -129,7 +129,7 @@ def test_external_dtd_is_never_loaded(tmp_path: Path, listener_factory) -> None:
 def test_undeclared_entity_in_a_host_skips_only_that_host(tmp_path: Path) -> None:
     data = NMAP_HEAD + host("10.0.0.1") + host("10.0.0.2", b"&xxe;") + host("10.0.0.3") + NMAP_TAIL
     path = write(data, tmp_path)
-    result = run_nmapx("run", str(path), "-oX", "-")
+    result = nmapx_main("run", str(path), "-oX", "-")
     assert result.returncode == ExitStatus.DAMAGED
     assert result.stderr.decode() == (
         f"nmapx: {path}:19:123: error: malformed <host> skipped: entity reference &xxe;"
@@ -142,7 +142,7 @@ def test_forbidden_character_references_are_repaired(tmp_path: Path) -> None:
     """Nmap 4.x wrote ``&#x1;`` in banners; current Nmap writes the text ``\\x01``."""
     data = NMAP_HEAD + host("10.0.0.1", b"bad&#x1;banner\x02&#0;") + NMAP_TAIL
     path = write(data, tmp_path)
-    result = run_nmapx("run", str(path), "-oX", "-")
+    result = nmapx_main("run", str(path), "-oX", "-")
     assert result.returncode == 0
     assert result.stderr.decode().startswith(
         f"nmapx: {path}:7:1: warning: repaired 3 character(s) that XML 1.0 forbids"
@@ -152,7 +152,7 @@ def test_forbidden_character_references_are_repaired(tmp_path: Path) -> None:
 
 def test_invalid_utf8_is_repaired(tmp_path: Path) -> None:
     data = NMAP_HEAD + host("10.0.0.1", b"caf\xe9") + NMAP_TAIL
-    result = run_nmapx("run", str(write(data, tmp_path)), "-oX", "-")
+    result = nmapx_main("run", str(write(data, tmp_path)), "-oX", "-")
     assert result.returncode == 0
     assert result.stdout == NMAP_HEAD + host("10.0.0.1", b"caf\\xE9") + NMAP_TAIL
 
@@ -161,7 +161,7 @@ def test_unclosed_host_is_skipped_and_the_next_one_kept(tmp_path: Path) -> None:
     cut = host("10.0.0.2")[:120]
     data = NMAP_HEAD + host("10.0.0.1") + cut + host("10.0.0.3") + NMAP_TAIL
     path = write(data, tmp_path)
-    result = run_nmapx("run", str(path), "-oX", "-")
+    result = nmapx_main("run", str(path), "-oX", "-")
     assert result.returncode == ExitStatus.DAMAGED
     assert result.stderr.decode() == (
         f"nmapx: {path}:15:1: error: <host> element is not closed; skipped (byte 671)\n"
@@ -181,7 +181,7 @@ def test_unclosed_host_is_skipped_and_the_next_one_kept(tmp_path: Path) -> None:
 def test_not_nmap_xml_fails_in_one_line(tmp_path: Path, data: bytes, message: str) -> None:
     out = tmp_path / "out.xml"
     out.write_bytes(b"previous")
-    result = run_nmapx("run", str(write(data, tmp_path)), "-oX", str(out))
+    result = nmapx_main("run", str(write(data, tmp_path)), "-oX", str(out))
     assert result.returncode == 1
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1 and message in lines[0] and str(tmp_path / "in.xml") in lines[0]
@@ -189,7 +189,7 @@ def test_not_nmap_xml_fails_in_one_line(tmp_path: Path, data: bytes, message: st
 
 
 def test_missing_input_file(tmp_path: Path) -> None:
-    result = run_nmapx("run", str(tmp_path / "nope.xml"), "-oX", "-")
+    result = nmapx_main("run", str(tmp_path / "nope.xml"), "-oX", "-")
     assert result.returncode == 1
     assert result.stderr.decode() == f"nmapx: {tmp_path / 'nope.xml'}: No such file or directory\n"
 
@@ -236,7 +236,7 @@ def test_truncated_real_scan_output_validates(tmp_path: Path) -> None:
     data = NMAP_HEAD + host("10.0.0.1") + host("10.0.0.2") + NMAP_TAIL
     cut = data.index(b"</host>", data.index(b"10.0.0.2")) - 5
     out = tmp_path / "out.xml"
-    result = run_nmapx("run", str(write(data[:cut], tmp_path)), "-oX", str(out))
+    result = nmapx_main("run", str(write(data[:cut], tmp_path)), "-oX", str(out))
     assert result.returncode == ExitStatus.INCOMPLETE
     assert result.stderr.decode().endswith(
         "error: input ended early inside <host> (started at line 15): 1 complete host(s) kept"
@@ -312,7 +312,7 @@ def test_namespace_syntax_makes_a_malformed_host(
     # in-process, both reader modes, identical to the byte and the problem
     assert pass_through(path) == (kept, ExitStatus.DAMAGED, 2)
     for argv in (["-oX", "-"], ["-oX", "-", "-oN", str(tmp_path / "n.txt")]):
-        result = run_nmapx("run", str(path), *argv)
+        result = nmapx_main("run", str(path), *argv)
         assert result.returncode == ExitStatus.DAMAGED
         assert result.stdout == kept
         lines = result.stderr.decode().splitlines()
@@ -342,7 +342,7 @@ def test_damaged_and_then_truncated_input_is_incomplete(tmp_path: Path) -> None:
     output, status, hosts = pass_through(path)
     assert (status, hosts) == (ExitStatus.INCOMPLETE, 1)
     assert output.startswith(NMAP_HEAD + host("10.0.0.1") + b"<runstats><finished time=")
-    result = run_nmapx("run", str(path), "-oX", os.devnull)
+    result = nmapx_main("run", str(path), "-oX", os.devnull)
     assert result.returncode == ExitStatus.INCOMPLETE
     assert [
         line.split(": error: ")[1].split(" (")[0] for line in result.stderr.decode().splitlines()
@@ -359,7 +359,7 @@ def test_namespace_syntax_outside_hosts(tmp_path: Path) -> None:
     path = write(damaged_header + host("10.0.0.1") + NMAP_TAIL, tmp_path)
     kept = NMAP_HEAD.replace(b'<verbose level="0"/>\n', b"") + host("10.0.0.1") + NMAP_TAIL
     assert pass_through(path) == (kept, ExitStatus.DAMAGED, 1)
-    result = run_nmapx("run", str(path), "-oX", "-")
+    result = nmapx_main("run", str(path), "-oX", "-")
     assert (result.returncode, result.stdout) == (ExitStatus.DAMAGED, kept)
     assert result.stderr.decode() == (
         f"nmapx: {path}:5:19: error: malformed <verbose> skipped: Namespace prefix le for vel on"
@@ -374,7 +374,7 @@ def test_namespace_syntax_outside_hosts(tmp_path: Path) -> None:
         ),
     ]:
         path = write(head + host("10.0.0.1") + NMAP_TAIL, tmp_path, "root.xml")
-        result = run_nmapx("run", str(path), "-oX", "-")
+        result = nmapx_main("run", str(path), "-oX", "-")
         assert (result.returncode, result.stdout) == (ExitStatus.ERROR, b"")
         assert result.stderr.decode().startswith(f"nmapx: {path}:{message}"), result.stderr
 
@@ -383,7 +383,7 @@ def test_control_bytes_from_the_input_never_reach_the_terminal_raw(tmp_path: Pat
     """A damaged tag's name is quoted in the message: its ESC (a terminal escape sequence)
     and other control bytes are written as \\xHH, and the message stays one line."""
     data = NMAP_HEAD + host("10.0.0.1") + b"<debugg\x1b[2J\x01>" + host("10.0.0.2") + NMAP_TAIL
-    result = run_nmapx("run", str(write(data, tmp_path)), "-oX", os.devnull)
+    result = nmapx_main("run", str(write(data, tmp_path)), "-oX", os.devnull)
     assert result.returncode == ExitStatus.DAMAGED
     message = result.stderr.decode()
     assert message.count("\n") == 1 and "\x1b" not in message and "\x01" not in message

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_nmapx
+from conftest import nmapx_main
 
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
@@ -83,7 +83,7 @@ def test_portrules_see_only_open_like_ports_and_rule_errors_are_results(tmp_path
             (12, "unfiltered"),
         ],
     )
-    out = run_nmapx("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-")
+    out = nmapx_main("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-")
     assert out.returncode == 0, out.stderr
     assert results(out.stdout.decode()) == {
         "7": [("states", "open 127.0.0.1")],
@@ -108,8 +108,8 @@ def test_plus_forces_the_action_only_in_phases_the_script_has(tmp_path: Path) ->
     """,
     )
     source = scan(tmp_path, [(7, "open")])
-    plain = run_nmapx("run", str(source), "--script", f"{tmp_path / 's'}/never.py", "-oX", "-")
-    forced = run_nmapx("run", str(source), "--script", f"+{tmp_path / 's'}/never.py", "-oX", "-")
+    plain = nmapx_main("run", str(source), "--script", f"{tmp_path / 's'}/never.py", "-oX", "-")
+    forced = nmapx_main("run", str(source), "--script", f"+{tmp_path / 's'}/never.py", "-oX", "-")
     assert results(plain.stdout.decode()) == {"7": []}
     assert results(forced.stdout.decode()) == {"7": [], "host": [("never", "forced")]}
 
@@ -141,7 +141,7 @@ def test_runlevels_order_dependent_scripts_on_a_host(tmp_path: Path) -> None:
     """,
     )
     source = scan(tmp_path, [(7, "open")])
-    out = run_nmapx("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-", "-v2")
+    out = nmapx_main("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-", "-v2")
     assert results(out.stdout.decode())["host"] == [("second", "from first")]
     assert "NSE: Starting runlevel 1 (of 2) scan.\n" in out.stderr.decode()
     assert "NSE: Starting runlevel 2 (of 2) scan.\n" in out.stderr.decode()
@@ -161,8 +161,8 @@ def test_verbosity_is_boosted_for_scripts_selected_by_name(tmp_path: Path) -> No
     """,
     )
     source = scan(tmp_path, [(7, "open")])
-    by_name = run_nmapx("run", str(source), "--script", str(tmp_path / "s" / "loud.py"), "-oX", "-")
-    by_dir = run_nmapx("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-", "-d")
+    by_name = nmapx_main("run", str(source), "--script", str(tmp_path / "s" / "loud.py"), "-oX", "-")
+    by_dir = nmapx_main("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-", "-d")
     assert results(by_name.stdout.decode())["host"] == [("loud", "verbosity 1 debugging 0")]
     # Nmap 7.93: -d raises the verbosity as well (a directory gives no boost)
     assert results(by_dir.stdout.decode())["host"] == [("loud", "verbosity 1 debugging 1")]
@@ -184,7 +184,7 @@ def test_script_timeout_drops_the_result(tmp_path: Path) -> None:
     )
     source = scan(tmp_path, [(7, "open")])
     started = time.monotonic()
-    out = run_nmapx(
+    out = nmapx_main(
         "run",
         str(source),
         "--script",
@@ -227,7 +227,7 @@ def test_host_timeout_discards_that_hosts_results(tmp_path: Path) -> None:
     """,
     )
     source = scan(tmp_path, [(7, "open")])
-    out = run_nmapx(
+    out = nmapx_main(
         "run", str(source), "--script", f"{tmp_path / 's'}/", "--host-timeout", "1", "-oX", "-"
     )
     assert out.returncode == 0
@@ -253,10 +253,10 @@ def test_scripts_may_only_contact_hosts_of_the_input(tmp_path: Path, listener_fa
     """,
     )
     source = scan(tmp_path, [(7, "open")], addr="127.0.0.2")
-    out = run_nmapx("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-")
+    out = nmapx_main("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-")
     assert "host" not in results(out.stdout.decode())
     assert "wander against 127.0.0.2: 127.0.0.3 is not a host of the input" in out.stderr.decode()
-    excluded = run_nmapx(
+    excluded = nmapx_main(
         "run",
         str(scan(tmp_path, [(7, "open")], addr="127.0.0.3")),
         "--script",
@@ -267,7 +267,7 @@ def test_scripts_may_only_contact_hosts_of_the_input(tmp_path: Path, listener_fa
         "-",
     )
     assert "127.0.0.3 is not a host of the input (or is excluded)" in excluded.stderr.decode()
-    offline = run_nmapx(
+    offline = nmapx_main(
         "run",
         str(scan(tmp_path, [(7, "open")], addr="127.0.0.3")),
         "--script",
@@ -305,7 +305,7 @@ def test_single_connection_ports_never_see_two_scripts_at_once(
             body.format(extra="single_connection = True" if name == "a" else ""),
         )
     source = scan(tmp_path, [(listener.port, "open")])
-    out = run_nmapx("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-")
+    out = nmapx_main("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-")
     assert results(out.stdout.decode())[str(listener.port)] == [
         ("a", "overlap 1"),
         ("b", "overlap 1"),
@@ -313,7 +313,7 @@ def test_single_connection_ports_never_see_two_scripts_at_once(
     ]
     for name in ("a", "b", "c"):
         script(tmp_path / "t", name, body.format(extra=""))
-    free = run_nmapx("run", str(source), "--script", f"{tmp_path / 't'}/", "-oX", "-")
+    free = nmapx_main("run", str(source), "--script", f"{tmp_path / 't'}/", "-oX", "-")
     assert [o for _, o in results(free.stdout.decode())[str(listener.port)]] != ["overlap 1"] * 3
 
 
@@ -330,7 +330,7 @@ def test_unknown_scripts_fail_before_any_probe(
     listener = listener_factory()
     out_file = tmp_path / "out.xml"
     source = scan(tmp_path, [(listener.port, "open")])
-    out = run_nmapx("run", str(source), "--script", f"banner,{expr}", "-oX", str(out_file))
+    out = nmapx_main("run", str(source), "--script", f"banner,{expr}", "-oX", str(out_file))
     assert out.returncode == 1
     assert out.stderr.decode() == f"nmapx: {message}\nnmapx: QUITTING!\n"
     assert listener.connections == 0
@@ -358,7 +358,7 @@ def test_each_thread_gets_its_own_tables_but_shares_the_registry(tmp_path: Path)
             """,
         )
     source = scan(tmp_path, [(7, "open")])
-    out = run_nmapx("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-")
+    out = nmapx_main("run", str(source), "--script", f"{tmp_path / 's'}/", "-oX", "-")
     assert results(out.stdout.decode())["7"] == [
         ("a-mutator", "x [&apos;rttvar&apos;, &apos;srtt&apos;, &apos;timeout&apos;] None"),
         ("b-reader", "x [&apos;rttvar&apos;, &apos;srtt&apos;, &apos;timeout&apos;] a_mutator"),

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, run_nmapx
+from conftest import CORPUS, nmapx_main
 
 from nmapx.errors import ExitStatus
 
@@ -57,16 +57,16 @@ def test_run_and_report_rank_statuses_the_same(
 ) -> None:
     files = [str(inputs[n]) for n in names]
     if command == "run":
-        result = run_nmapx("run", *files)
+        result = nmapx_main("run", *files)
     else:
-        result = run_nmapx("report", *files, "-o", str(tmp_path / "report.html"))
+        result = nmapx_main("report", *files, "-o", str(tmp_path / "report.html"))
     assert result.returncode == expected, result.stderr.decode()
     assert b"Traceback" not in result.stderr
 
 
 def test_each_input_alone_has_its_documented_status(inputs: dict[str, Path]) -> None:
     """The fixture's inputs really are the four statuses the pairs above combine."""
-    got = {name: run_nmapx("run", str(path)).returncode for name, path in inputs.items()}
+    got = {name: nmapx_main("run", str(path)).returncode for name, path in inputs.items()}
     assert got == {"ok": 0, "notxml": 1, "truncated": 3, "damaged": 4}
 
 
@@ -91,7 +91,7 @@ def test_report_writes_nothing_when_no_input_could_be_read(
     previous = tmp_path / f"previous.{fmt}"
     previous.write_bytes(b"previous report")
     for out in (previous, tmp_path / f"new.{fmt}"):
-        result = run_nmapx(
+        result = nmapx_main(
             "report", str(inputs["notxml"]), str(inputs["notxml"]), "--format", fmt, "-o", str(out)
         )
         assert result.returncode == ExitStatus.ERROR
@@ -99,7 +99,7 @@ def test_report_writes_nothing_when_no_input_could_be_read(
     assert previous.read_bytes() == b"previous report"
     assert not (tmp_path / f"new.{fmt}").exists()
     # one readable input is enough for a report (and the status is still the worst)
-    result = run_nmapx(
+    result = nmapx_main(
         "report", str(inputs["notxml"]), str(inputs["ok"]), "--format", fmt, "-o", str(previous)
     )
     assert result.returncode == ExitStatus.ERROR

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_nmapx
+from conftest import ROOT, nmapx_main
 from lxml import etree
 
 from nmapx.output.atomic import STALE_AFTER
@@ -121,7 +121,7 @@ def test_the_marked_document_is_what_nmapx_writes(tmp_path: Path, mark: str) -> 
     """The expectations below rest on this: MARK's output, spelled out byte for byte."""
     source = tmp_path / "scan.xml"
     source.write_text(document(1, 2))
-    result = run_nmapx("run", str(source), "--script", mark, "-oX", "-")
+    result = nmapx_main("run", str(source), "--script", mark, "-oX", "-")
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode() == marked(1, 2)
 
@@ -146,7 +146,7 @@ def test_in_place_rewrites_plain_gzip_and_bzip2_files_keeping_backups(
     link.symlink_to("a.xml")
     before = {path: path.read_bytes() for path in (plain, packed, bzipped)}
 
-    result = run_nmapx(
+    result = nmapx_main(
         "run", str(plain), str(packed), str(bzipped), "--script", mark, "--in-place=.orig"
     )
     assert result.returncode == 0, result.stderr
@@ -162,7 +162,7 @@ def test_in_place_rewrites_plain_gzip_and_bzip2_files_keeping_backups(
 
     # Through a symbolic link: the file it points to is rewritten, the link stays a link.
     plain.write_bytes(document(3).encode())
-    result = run_nmapx("run", str(link), "--script", mark, "--in-place")
+    result = nmapx_main("run", str(link), "--script", mark, "--in-place")
     assert result.returncode == 0, result.stderr
     assert link.is_symlink() and os.readlink(link) == "a.xml"
     assert plain.read_bytes() == marked(3).encode()
@@ -182,7 +182,7 @@ def test_in_place_takes_its_suffix_only_after_an_equals_sign(tmp_path: Path, mar
     first, second = tmp_path / "first.xml", tmp_path / "second.xml"
     first.write_text(document(1))
     second.write_text(document(2))
-    result = run_nmapx("run", "--script", mark, "--in-place", str(first), str(second))
+    result = nmapx_main("run", "--script", mark, "--in-place", str(first), str(second))
     assert result.returncode == 0, result.stderr
     assert first.read_text() == marked(1)
     assert second.read_text() == marked(2)
@@ -200,14 +200,14 @@ def test_in_place_never_rewrites_a_damaged_or_truncated_input(tmp_path: Path, ma
     good.write_text(document(3))
     before = {path: path.read_bytes() for path in (cut, damaged)}
     for path, status in ((cut, 3), (damaged, 4)):
-        result = run_nmapx("run", str(path), "--script", mark, "--in-place=.bak")
+        result = nmapx_main("run", str(path), "--script", mark, "--in-place=.bak")
         assert result.returncode == status
         assert result.stderr.decode().splitlines()[-1] == (
             f"nmapx: {path}: left as it was: --in-place rewrites only inputs read without"
             " damage (-oX writes a repaired copy)"
         )
         assert path.read_bytes() == before[path]
-    result = run_nmapx("run", str(cut), str(good), "--script", mark, "--in-place")
+    result = nmapx_main("run", str(cut), str(good), "--script", mark, "--in-place")
     assert result.returncode == 3
     assert good.read_text() == marked(3)  # the others are rewritten all the same
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -260,7 +260,7 @@ def test_conflicting_outputs_are_refused_before_anything_is_read(
     b.write_text(document(2))
     names = {"a": a, "b": b, "d": tmp_path / "d", "t": tmp_path, "o": tmp_path / "o"}
     argv = [arg.format(**names) for arg in args]
-    result = run_nmapx("run", *argv, input=document(3).encode())
+    result = nmapx_main("run", *argv, input=document(3).encode())
     assert result.returncode == 2
     assert result.stderr.decode().splitlines()[-1] == f"nmapx run: error: {message.format(**names)}"
     assert a.read_text() == document(1) and b.read_text() == document(2)
@@ -283,7 +283,7 @@ def test_in_place_survives_sigkill_at_random_moments(tmp_path: Path, mark: str) 
     )
     old = archive.read_bytes()
     started = time.monotonic()  # an uninterrupted run: the complete new file, and its time
-    result = run_nmapx("run", str(archive), "--script", mark, "--in-place=.bak")
+    result = nmapx_main("run", str(archive), "--script", mark, "--in-place=.bak")
     duration = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     new = archive.read_bytes()
@@ -353,7 +353,7 @@ def test_in_place_survives_sigkill_at_random_moments(tmp_path: Path, mark: str) 
     for path in leftovers:
         os.utime(path, (past, past))
     archive.write_bytes(old)
-    result = run_nmapx("run", str(archive), "--script", mark, "--in-place=.bak")
+    result = nmapx_main("run", str(archive), "--script", mark, "--in-place=.bak")
     assert result.returncode == 0, result.stderr
     assert archive.read_bytes() == new
     assert sorted(os.listdir(work)) == ["archive.xml", "archive.xml.bak"]
@@ -376,7 +376,7 @@ def test_a_temporary_file_in_use_is_never_taken_for_a_leftover(tmp_path: Path) -
         fcntl.flock(handle, fcntl.LOCK_EX)
         source = tmp_path / "scan.xml"
         source.write_text(document(1))
-        result = run_nmapx("run", str(source), "-oX", str(out))
+        result = nmapx_main("run", str(source), "-oX", str(out))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [live.name, other.name, "out.xml", "scan.xml"]
@@ -403,7 +403,7 @@ def test_outdir_writes_each_input_and_skips_bad_ones(tmp_path: Path, mark: str) 
     cut.write_text(whole[:cut_at])
     missing = inputs / "missing.xml"
     outdir = tmp_path / "enriched" / "2024"  # made as needed
-    result = run_nmapx(
+    result = nmapx_main(
         "run",
         *map(str, (good, not_xml, missing, cut, packed)),
         "--script",
@@ -426,7 +426,7 @@ def test_outdir_writes_each_input_and_skips_bad_ones(tmp_path: Path, mark: str) 
     assert (outdir / "good.xml").read_text() == marked(1, 2)
     assert gzip.decompress((outdir / "packed.xml.gz").read_bytes()).decode() == marked(3)
     # the truncated file yields exactly what it yields alone
-    alone = run_nmapx("run", str(cut), "--script", mark, "-oX", "-")
+    alone = nmapx_main("run", str(cut), "--script", mark, "-oX", "-")
     assert alone.returncode == 3
     assert (outdir / "cut.xml").read_bytes() == alone.stdout
     assert (outdir / "cut.xml").read_text().startswith(marked(4)[: marked(4).index("</host>")])
@@ -448,7 +448,7 @@ def test_the_worst_status_of_several_inputs_wins(tmp_path: Path) -> None:
         ([damaged, cut, good], 3),
         ([cut, missing, damaged], 1),
     ]:
-        result = run_nmapx("run", *map(str, names), "--outdir", str(outdir))
+        result = nmapx_main("run", *map(str, names), "--outdir", str(outdir))
         assert result.returncode == status, (names, result.stderr)
 
 
@@ -457,7 +457,7 @@ def test_outdir_with_normal_output_on_stdout(tmp_path: Path) -> None:
     demo = ROOT / "fixtures" / "demo" / "scan.xml"
     copy = tmp_path / "copy.xml"
     shutil.copyfile(demo, copy)
-    result = run_nmapx("run", str(demo), str(copy), "--outdir", str(tmp_path / "o"), "-oN", "-")
+    result = nmapx_main("run", str(demo), str(copy), "--outdir", str(tmp_path / "o"), "-oN", "-")
     assert result.returncode == 0, result.stderr
     assert result.stdout == (ROOT / "fixtures" / "demo" / "scan.nmap").read_bytes() * 2
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["copy.xml", "scan.xml"]
@@ -479,7 +479,7 @@ def test_each_input_gets_its_own_engine(tmp_path: Path, listener_factory) -> Non
         path.write_text(document(1, 1, 1, port=listener.port))
         names.append(str(path))
     outdir = tmp_path / "out"
-    result = run_nmapx(
+    result = nmapx_main(
         "run",
         *names,
         "--script",
@@ -504,11 +504,11 @@ def test_an_output_path_that_is_a_directory_or_under_a_file(tmp_path: Path) -> N
     source = tmp_path / "scan.xml"
     source.write_text(document(1))
     (tmp_path / "taken").mkdir()
-    result = run_nmapx("run", str(source), "-oX", str(tmp_path / "taken"))
+    result = nmapx_main("run", str(source), "-oX", str(tmp_path / "taken"))
     assert result.returncode == 1
     assert result.stderr.decode() == f"nmapx: {tmp_path / 'taken'}: cannot write: Is a directory\n"
     target = tmp_path / "scan.xml" / "out.xml"
-    result = run_nmapx("run", str(source), "-oN", str(target))
+    result = nmapx_main("run", str(source), "-oN", str(target))
     assert result.returncode == 1
     assert result.stderr.decode() == f"nmapx: {target}: cannot write: Not a directory\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.xml", "taken"]

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, ROOT, needs_nmap, run_nmapx
+from conftest import CORPUS, ROOT, needs_nmap, nmapx_main
 
 SCANME = CORPUS / "python-nmap" / "scanme_output-7.91.xml"
 SIMPLE = CORPUS / "nmap-ndiff-test-scans" / "simple.xml"
@@ -25,7 +25,7 @@ needs_netns = pytest.mark.skipif(
 def test_plan_of_a_small_corpus_file_exact() -> None:
     """auth-owners asks about 113/tcp, which Nmap folded into ``<extraports>`` as closed: the
     plan says so; daytime's rule sees no daytime port; banner.ports limits banner."""
-    result = run_nmapx(
+    result = nmapx_main(
         "plan", str(SCANME), "--script", "auth-owners,daytime,banner",
         "--script-args", "banner.ports=22-80",
     )  # fmt: skip
@@ -60,7 +60,7 @@ def test_plan_of_a_small_corpus_file_exact() -> None:
 def test_forced_scripts_and_down_hosts_and_json() -> None:
     """'+' skips the rule; JSON Lines carry the same verdicts, one object per host."""
     path = CORPUS / "nmap-ndiff-test-scans" / "random-1.xml"
-    result = run_nmapx("plan", str(path), "--script", "+daytime", "--format", "json")
+    result = nmapx_main("plan", str(path), "--script", "+daytime", "--format", "json")
     assert result.returncode == 0, result.stderr
     objects = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert objects[0] == {"type": "plan", "input": str(path), "scripts": ["daytime"]}
@@ -116,7 +116,7 @@ def test_rule_errors_and_network_refusal_are_shown_not_raised(
         "</port></ports></host>\n"
         '<runstats><finished time="2"/><hosts up="1" down="0" total="1"/></runstats>\n</nmaprun>\n'
     )
-    result = run_nmapx("plan", str(scan), "--script", f"{scripts}/")
+    result = nmapx_main("plan", str(scan), "--script", f"{scripts}/")
     assert result.returncode == 0, result.stderr
     assert b"Traceback" not in result.stdout + result.stderr
     lines = result.stdout.decode().splitlines()
@@ -157,7 +157,7 @@ def test_plan_of_a_live_nmap_scan_of_the_emulators(tmp_path: Path) -> None:
         check=True,
         timeout=180,
     )
-    result = run_nmapx(
+    result = nmapx_main(
         "plan", str(scan), "--script", "auth-owners,daytime,maxcube-info", "--format", "json"
     )
     assert result.returncode == 0, result.stderr
@@ -182,7 +182,7 @@ def test_plan_of_a_live_nmap_scan_of_the_emulators(tmp_path: Path) -> None:
     assert seen == {
         (p, "113/tcp", "open", "port") for p in ("13/tcp", "113/tcp", "4242/tcp", "62910/tcp")
     }
-    text = run_nmapx("plan", str(scan), "--script", "auth-owners,daytime,maxcube-info")
+    text = nmapx_main("plan", str(scan), "--script", "auth-owners,daytime,maxcube-info")
     assert (
         "  Not offered to port rules (only open, open|filtered and unfiltered ports are):"
         " 1 closed\n" in text.stdout.decode()

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, run_nmapx
+from conftest import CORPUS, nmapx_main
 
 SCANS = [
     CORPUS / "nmap-ndiff-test-scans" / "complex.xml",
@@ -34,10 +34,10 @@ def test_custom_template_sees_every_host_and_the_whole_data(tmp_path: Path) -> N
     (templates / "report.html.j2").write_text(TEMPLATE)
     page = tmp_path / "report.html"
     lines = tmp_path / "hosts.jsonl"
-    result = run_nmapx("report", *map(str, SCANS), "--template", str(templates), "-o", str(page))
+    result = nmapx_main("report", *map(str, SCANS), "--template", str(templates), "-o", str(page))
     assert result.returncode == 0, result.stderr.decode()
     assert (
-        run_nmapx("report", *map(str, SCANS), "--format", "jsonl", "-o", str(lines)).returncode == 0
+        nmapx_main("report", *map(str, SCANS), "--format", "jsonl", "-o", str(lines)).returncode == 0
     )
     hosts = [json.loads(line) for line in lines.read_text().splitlines()]
     assert len(hosts) > 2

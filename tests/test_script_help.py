@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_nmapx
+from conftest import nmapx_main
 
 from nmapx.engine.loader import BUILTIN_DIR
 
@@ -41,7 +41,7 @@ Rules: portrule
 
 def test_run_script_help_prints_help_and_exits() -> None:
     """``nmapx run --script-help`` prints every selected script's block and reads no input."""
-    result = run_nmapx("run", "--script-help", "auth-owners,daytime")
+    result = nmapx_main("run", "--script-help", "auth-owners,daytime")
     assert result.returncode == 0, result.stderr
     assert result.stderr == b""
     assert result.stdout.decode() == EXPECTED_HELP
@@ -57,7 +57,7 @@ def test_layout_follows_nmap_script_help() -> None:
     assert nmap.returncode == 0
     block = nmap.stdout[nmap.stdout.index("\nauth-owners\n") :].rstrip("\n").split("\n")
     assert block[3] == "https://nmap.org/nsedoc/scripts/auth-owners.html"
-    ours = run_nmapx("scripts", "--script-help", "auth-owners").stdout.decode().split("\n")
+    ours = nmapx_main("scripts", "--script-help", "auth-owners").stdout.decode().split("\n")
     assert ours[:3] == block[:3]
     assert ours[3:5] == [f"File: {AUTH_OWNERS}", "Rules: portrule"]
     assert ours[5 : 5 + len(block) - 4] == block[4:]
@@ -77,7 +77,7 @@ def test_arguments_and_rules_of_a_script_file(tmp_path: Path) -> None:
         "def hostrule(host):\n    return True\n\n"
         "def action(host=None):\n    return None\n"
     )
-    result = run_nmapx("scripts", "--script-help", str(script))
+    result = nmapx_main("scripts", "--script-help", str(script))
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode() == (
         "\nmy-probe\n"
@@ -95,7 +95,7 @@ def test_arguments_and_rules_of_a_script_file(tmp_path: Path) -> None:
 
 
 def test_scripts_lists_everything_without_expression() -> None:
-    result = run_nmapx("scripts")
+    result = nmapx_main("scripts")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.decode().splitlines()
     assert lines[0].split() == ["SCRIPT", "CATEGORIES", "FILE"]
@@ -110,9 +110,9 @@ def test_scripts_lists_everything_without_expression() -> None:
 
 def test_scripts_uses_script_selection_semantics() -> None:
     """Same grammar as --script: categories, 'not', globs; the header plus matching rows."""
-    default = run_nmapx("scripts", "default").stdout.decode().splitlines()
+    default = nmapx_main("scripts", "default").stdout.decode().splitlines()
     assert [line.split()[0] for line in default[1:]] == ["auth-owners"]
-    rows = run_nmapx("scripts", "safe and not (banner or auth-*)").stdout.decode().splitlines()
+    rows = nmapx_main("scripts", "safe and not (banner or auth-*)").stdout.decode().splitlines()
     ids = [line.split()[0] for line in rows[1:]]
     assert "daytime" in ids and "banner" not in ids and "auth-owners" not in ids
     assert all("safe" in line.split()[1].split(",") for line in rows[1:])
@@ -120,7 +120,7 @@ def test_scripts_uses_script_selection_semantics() -> None:
 
 def test_unknown_expression_fails_like_nmap() -> None:
     for argv in (("scripts", "no-such-script"), ("run", "--script-help", "no-such-script")):
-        result = run_nmapx(*argv)
+        result = nmapx_main(*argv)
         assert result.returncode == 1
         assert result.stdout == b""
         assert b"'no-such-script' did not match a category, filename, or directory" in result.stderr
