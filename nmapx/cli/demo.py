@@ -72,7 +72,8 @@ def run_demo(outdir: Path, argv: list[str]) -> tuple[ExitStatus, list[Path]]:
         status = _in_namespace(argv)
         if status is not None:
             written = [outdir / "scan-enriched.xml", outdir / "report.html"]
-            return ExitStatus(status) if status in iter(ExitStatus) else ExitStatus.ERROR, written
+            known = status in {int(member) for member in ExitStatus}
+            return ExitStatus(status) if known else ExitStatus.ERROR, written
     else:
         _loopback_up()
     emulators = fixture_module("emulators")

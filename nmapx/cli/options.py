@@ -32,7 +32,7 @@ def expand_levels(argv: Sequence[str]) -> list[str]:
     ``--in-place`` takes its suffix only as ``--in-place=SUFFIX``, like sed's: a bare
     ``--in-place`` (or an abbreviation of it) must never swallow the INPUT after it.
     """
-    expanded = []
+    expanded: list[str] = []
     for arg in argv:
         if arg == "--":
             expanded.extend(argv[len(expanded) :])

@@ -204,26 +204,6 @@ def _file_output(path: str, args: argparse.Namespace) -> tuple[str, str | None, 
     return os.path.join(args.outdir, os.path.basename(path)), compress, None
 
 
-def _file_output(path: str, args: argparse.Namespace) -> tuple[str, str | None, str | None]:
-    """``--in-place``/``--outdir``: (XML output path, compression, backup path) for ``path``.
-
-    The output is compressed as the input is (gzip or bzip2, recognised by content as the
-    reader does), so a rewritten archive stays what it was. A missing or special file is
-    reported here, as one line, like any unreadable input.
-    """
-    try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError("not a regular file (--in-place and --outdir need files)", source=path)
-        compress = sniff(path)
-    except OSError as exc:
-        raise InputError(exc.strerror or str(exc), source=path) from None
-    if args.in_place is not None:
-        real = os.path.realpath(path)  # a symbolic link stays a link to the new file
-        return real, compress, real + args.in_place if args.in_place else None
-    return os.path.join(args.outdir, os.path.basename(path)), compress, None
-
-
 def run_options(args: argparse.Namespace) -> RunOptions:
     """The script options of the command line, by the API's names."""
     return RunOptions(
