@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from lxml import etree
 
@@ -93,7 +94,8 @@ class _WellFormedness:
 def _new_checker() -> etree.XMLParser:
     """A tree-less parser that checks one host at a time (see :meth:`_Reader.check_host`)."""
     return etree.XMLParser(
-        target=_WellFormedness(),
+        # lxml-stubs' ParserTarget demands every callback; lxml calls only those a target has.
+        target=_WellFormedness(),  # type: ignore[arg-type]
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -107,6 +109,15 @@ def _new_strict() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False
     )
+
+
+def _syntax_error(message: str, line: int) -> etree.XMLSyntaxError:
+    """An XMLSyntaxError of our own finding, at ``line`` (0: none) of the piece checked.
+
+    lxml's constructor is ``(message, code, line, column[, filename])``; lxml-stubs declares
+    the ``(message, error_log)`` of LxmlError instead.
+    """
+    return etree.XMLSyntaxError(message, 0, line, 0)  # type: ignore[call-arg, arg-type]
 
 
 def _new_parser() -> etree.XMLPullParser:
@@ -386,10 +397,11 @@ class _Reader:
                         offset=offset,
                     )
                 raw = bytes(self.buf[self.pos : tag.end])
-                self.feed_prologue(raw, index)
-                self.doc.context.nmaprun = dict(self.root.attrib) if self.root is not None else {}
+                root = self.feed_prologue(raw, index)
+                # lxml-stubs types attributes str | bytes; lxml gives parsed ones as str.
+                self.doc.context.nmaprun = dict(cast("Mapping[str, str]", root.attrib))
                 self.advance(tag.end)
-                return Prologue(raw, self.root, empty_root=tag.kind == "empty")
+                return Prologue(raw, root, empty_root=tag.kind == "empty")
             elif tag.kind not in ("comment", "pi"):
                 line, column, offset = self.where(index)
                 raise InputError(
@@ -415,18 +427,20 @@ class _Reader:
                 offset=offset,
             )
 
-    def feed_prologue(self, raw: bytes, root_index: int) -> None:
+    def feed_prologue(self, raw: bytes, root_index: int) -> etree._Element:
+        """Feed the prologue to the parser; the ``<nmaprun>`` element it starts."""
         try:
             if not namespace_free(raw):
                 # As for every piece (see parse): decided exactly, namespaces refused.
                 closed = raw if raw.rstrip().endswith(b"/>") else raw + b"</nmaprun>"
                 found = _namespace_use(etree.fromstring(closed, _new_strict()))
                 if found is not None:
-                    raise etree.XMLSyntaxError(found[0], 0, found[1], 0)
+                    raise _syntax_error(found[0], found[1])
             self.parser.feed(raw)
-            for event, element in self.parser.read_events():
-                if event == "start" and element.tag == "nmaprun":
-                    self.root = element
+            for event in self.parser.read_events():
+                # Only "start" and "end" are asked for (_new_parser): each has an element.
+                if event[0] == "start" and event[1].tag == "nmaprun":
+                    self.root = event[1]
             self.doc.context.xml_declaration = self.xml_decl
         except etree.XMLSyntaxError as exc:
             line, column, offset = self.where(self.pos)
@@ -445,6 +459,7 @@ class _Reader:
                 column=column,
                 offset=offset,
             )
+        return self.root
 
     def read_rest(self) -> bytes:
         while self.fill():
@@ -462,7 +477,7 @@ class _Reader:
         rest = self.read_rest()
         try:
             if b"\x00" in rest:  # libxml2 would stop there silently (see parse)
-                raise etree.XMLSyntaxError("NUL byte (XML 1.0 forbids it)", 0, 0, 0)
+                raise _syntax_error("NUL byte (XML 1.0 forbids it)", 0)
             self.parser.feed(before + rest)
             self.parser.close()
         except etree.XMLSyntaxError as exc:
@@ -667,7 +682,7 @@ class _Reader:
         if b"\x00" in data:
             # libxml2's push parser stops at a NUL byte without reporting anything, so a
             # comment or PI holding one would pass unchecked (and every later piece with it).
-            raise etree.XMLSyntaxError("NUL byte (XML 1.0 forbids it)", 0, 0, 0)
+            raise _syntax_error("NUL byte (XML 1.0 forbids it)", 0)
         if name == "host":
             return self.parse_host(data)
         if name not in TOP_LEVEL or not namespace_free(data):
@@ -683,13 +698,14 @@ class _Reader:
         """Feed the long-lived parser; the top-level element it closed, if it is ``name``."""
         self.parser.feed(data)
         element = None
-        for event, found in self.parser.read_events():
-            if event == "end" and found.tag == name:
-                parent = found.getparent()
+        for event in self.parser.read_events():
+            # Only "start" and "end" are asked for (_new_parser): each has an element.
+            if event[0] == "end" and event[1].tag == name:
+                parent = event[1].getparent()
                 if parent is not None and parent.getparent() is None:
-                    element = found
+                    element = event[1]
         if name in TOP_LEVEL and element is None:
-            raise etree.XMLSyntaxError(f"<{name}> was not closed where expected", 0, 0, 0)
+            raise _syntax_error(f"<{name}> was not closed where expected", 0)
         return element
 
     def parse_host(self, data: bytes) -> etree._Element | None:
@@ -818,7 +834,7 @@ def _build_exact(xml_decl: bytes, data: bytes) -> etree._Element:
     root = _build_tree(xml_decl, data)
     found = _namespace_use(root)
     if found is not None:
-        raise etree.XMLSyntaxError(found[0], 0, found[1], 0)
+        raise _syntax_error(found[0], found[1])
     return root
 
 
@@ -830,7 +846,8 @@ def _namespace_use(root: etree._Element) -> tuple[str, int] | None:
     ports), and a prefix declared outside a host would not travel with the host's bytes.
     """
     for element in root.iter(etree.Element):
-        line = element.sourceline or 1
+        # lxml-stubs leaves sourceline untyped; lxml's is an int, or None if unknown.
+        line = cast("int | None", element.sourceline) or 1
         declared = element.nsmap
         if declared:
             prefix, uri = next(iter(declared.items()))

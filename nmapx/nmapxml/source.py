@@ -60,7 +60,7 @@ def _open_binary(source: InputSource) -> Iterator[BinaryIO]:
     except OSError as exc:
         raise InputError(exc.strerror or str(exc), source=source.name) from None
     try:
-        yield handle  # type: ignore[misc]
+        yield handle
     finally:
         handle.close()
 
