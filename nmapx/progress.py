@@ -250,7 +250,8 @@ class Progress:
             self._write(self.stats_lines(self.snapshot()))
 
     def _loop(self) -> None:
-        next_stats = self._started + self.stats_every if self.stats_every else None
+        every = self.stats_every or 0.0
+        next_stats = self._started + every if every else None
         while True:
             now = time.monotonic()
             wait = REDRAW_SECONDS if self.live else None
@@ -263,7 +264,7 @@ class Progress:
             if next_stats is not None and now >= next_stats:
                 self._print_stats()
                 while next_stats <= now:
-                    next_stats += self.stats_every  # type: ignore[operator]
+                    next_stats += every
             if self.live:
                 self._draw()
 

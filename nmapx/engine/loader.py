@@ -154,6 +154,15 @@ def from_module(module: ModuleType, path: str, default_id: str) -> Script:
     )
 
 
+def _set_global(module: ModuleType, name: str, value: object) -> None:
+    """Give a script's module one of NSE's globals (``SCRIPT_PATH``, ``SCRIPT_NAME``).
+
+    A plain attribute assignment, through ``setattr`` because typeshed's ModuleType declares
+    no attributes beyond its own to assign.
+    """
+    setattr(module, name, value)
+
+
 def load_file(path: Path) -> Script:
     """Execute a script file in a fresh module and check it."""
     script_id = script_id_for(path)
@@ -162,8 +171,8 @@ def load_file(path: Path) -> Script:
     if spec is None or spec.loader is None:
         raise ScriptLoadError(f"{path}: not a Python script")
     module = importlib.util.module_from_spec(spec)
-    module.SCRIPT_PATH = str(path)  # type: ignore[attr-defined]
-    module.SCRIPT_NAME = script_id  # type: ignore[attr-defined]
+    _set_global(module, "SCRIPT_PATH", str(path))
+    _set_global(module, "SCRIPT_NAME", script_id)
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
@@ -181,8 +190,8 @@ def builtin_scripts() -> list[Script]:
         if path.name.startswith("_"):
             continue
         module = importlib.import_module(f"nmapx.scripts.{path.stem}")
-        module.SCRIPT_PATH = str(path)  # type: ignore[attr-defined]
-        module.SCRIPT_NAME = script_id_for(path)  # type: ignore[attr-defined]
+        _set_global(module, "SCRIPT_PATH", str(path))
+        _set_global(module, "SCRIPT_NAME", script_id_for(path))
         scripts.append(from_module(module, str(path), script_id_for(path)))
     return scripts
 
@@ -200,7 +209,7 @@ def entry_point_scripts() -> list[Script]:
         if not isinstance(module, ModuleType):
             raise ScriptLoadError(f"entry point {entry.name} must name a module, not {entry.value}")
         path = getattr(module, "__file__", None) or entry.value
-        module.SCRIPT_NAME = getattr(module, "id", None) or entry.name  # type: ignore[attr-defined]
+        _set_global(module, "SCRIPT_NAME", getattr(module, "id", None) or entry.name)
         scripts.append(from_module(module, str(path), entry.name))
     return scripts
 

@@ -57,7 +57,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from nmapx.errors import SelectionError
 
@@ -139,9 +139,17 @@ def split_rules(values: Iterable[str]) -> list[tuple[str, bool]]:
 # The rule grammar
 # ---------------------------------------------------------------------------------------
 
-# AST nodes: ("lit", bool) | ("cat",) | ("glob", token) | ("not", n) | ("and", a, b) | ("or", a, b)
-_Node = tuple
-_Parsed = tuple[int, _Node] | None
+#: The AST: a literal, a category keyword (true for the entry it was parsed for), a glob, and
+#: the three operators.
+_Node: TypeAlias = (
+    tuple[Literal["lit"], bool]
+    | tuple[Literal["cat"]]
+    | tuple[Literal["glob"], str]
+    | tuple[Literal["not"], "_Node"]
+    | tuple[Literal["and", "or"], "_Node", "_Node"]
+)
+#: (position after the match, node), or None when the production does not match.
+_Parsed: TypeAlias = tuple[int, _Node] | None
 
 
 def _ascii_fold(c: str) -> str:
@@ -297,20 +305,19 @@ def _evaluate(node: _Node, script_id: str) -> tuple[bool, bool]:
     """(value, a glob matched). Every leaf is evaluated, no short circuit: LPeg evaluates
     all captures of the successful parse, and ``match_script`` records a name match as a
     side effect, so a glob anywhere in the rule counts."""
-    kind = node[0]
-    if kind == "lit":
+    if node[0] == "lit":
         return node[1], False
-    if kind == "cat":
+    if node[0] == "cat":
         return True, False
-    if kind == "glob":
+    if node[0] == "glob":
         found = glob_matches(node[1], script_id)
         return found, found
-    if kind == "not":
+    if node[0] == "not":
         value, named = _evaluate(node[1], script_id)
         return not value, named
     left, named_l = _evaluate(node[1], script_id)
     right, named_r = _evaluate(node[2], script_id)
-    value = (left and right) if kind == "and" else (left or right)
+    value = (left and right) if node[0] == "and" else (left or right)
     return value, named_l or named_r
 
 

@@ -13,9 +13,10 @@ import resource
 from collections.abc import Sequence
 from pathlib import Path
 
+from nmapx.engine.jobs import ChosenScript
 from nmapx.engine.loader import Script, catalogue, load_path
 from nmapx.engine.options import RunOptions
-from nmapx.engine.runner import ChosenScript, EngineOptions, ScriptEngine
+from nmapx.engine.runner import EngineOptions, ScriptEngine
 from nmapx.engine.scope import Exclusions, Scope
 from nmapx.engine.scriptargs import parse_script_args
 from nmapx.engine.selection import ScriptInfo, runlevels, select

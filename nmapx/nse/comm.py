@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import builtins
 import socket
-from typing import Any
+from typing import Any, TypedDict
 
 from nmapx.nse import stdnse
 from nmapx.nse.errors import CommError, Oops, SocketError
@@ -301,6 +301,18 @@ def _bestoption(port: Any) -> tuple[str, str]:
     return ("ssl", "tcp") if shortport.ssl(None, probe) else ("tcp", "ssl")
 
 
+class _Options(TypedDict):
+    """The options :func:`tryssl` hands on to both of its :func:`opencon` attempts."""
+
+    recv_before: bool
+    lines: int | None
+    bytes: int | None
+    timeout: float | None
+    connect_timeout: float | None
+    request_timeout: float | None
+    any_af: bool
+
+
 async def tryssl(
     host: Any,
     port: Any,
@@ -332,7 +344,7 @@ async def tryssl(
     first, second = _bestoption(port)
     if proto == "udp":
         _debug(2, "DTLS (SSL over UDP) is not supported")
-    options = dict(
+    options = _Options(
         recv_before=recv_before,
         lines=lines,
         bytes=bytes,

@@ -152,7 +152,9 @@ class Oops:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Oops) and other.messages == self.messages
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, like the Lua table
+    # Unhashable: mutable, like the Lua table. mypy has no other way to say so than this
+    # override of object.__hash__ (typeshed writes it the same way).
+    __hash__ = None  # type: ignore[assignment]
 
 
 class CommError(SocketError):

@@ -154,7 +154,7 @@ def ssl(host: Any, port: Port) -> bool:
 def port_range(spec: str) -> PortRule:
     """A portrule from Nmap ``-p`` syntax (``T:80,1-30,U:31337``; unprefixed = TCP and UDP)."""
     wanted: dict[str, list[str]] = {"tcp": [], "udp": [], "sctp": []}
-    targets = ("tcp", "udp")
+    targets: tuple[str, ...] = ("tcp", "udp")
     for item in spec.split(","):
         item = item.strip()
         if not item:

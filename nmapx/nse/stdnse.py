@@ -14,7 +14,7 @@ from typing import Any
 from nmapx.engine.thread import current
 from nmapx.model.args import get_script_args as lookup_args
 from nmapx.model.args import parse_timespec as parse_time
-from nmapx.model.host import Host
+from nmapx.model.host import Host, NseHost
 
 __all__ = [
     "OutputTable",
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 
-class OutputTable(dict):  # type: ignore[type-arg]
+class OutputTable(dict[Any, Any]):
     """``stdnse.output_table()``: keys stay in insertion order; assigning None deletes.
 
     Python dicts already keep insertion order and keep a key's position when it is assigned
@@ -184,7 +184,7 @@ def script_type() -> str:
     return current().phase
 
 
-def get_hostname(host: Any) -> str:
+def get_hostname(host: NseHost | str) -> str:
     """The best name: target name, else reverse-DNS name, else the address."""
     if isinstance(host, str):
         return host

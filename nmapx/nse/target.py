@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nmapx.engine.thread import current
-from nmapx.model.args import arg_value
+from nmapx.model.args import ArgsTable, arg_value
 from nmapx.nmapxml.escape import xml_text
 
 if TYPE_CHECKING:
@@ -61,8 +61,10 @@ def allow_new_targets() -> bool:
 
 def _max_new_targets() -> int | None:
     value = arg_value(current().settings.script_args, "max-newtargets")
+    if value is None or isinstance(value, ArgsTable):  # a table is no number
+        return None
     try:
-        return int(value) if value is not None else None
+        return int(value)
     except (TypeError, ValueError):
         return None
 

@@ -39,7 +39,7 @@ def portrule(host: Any, port: Any) -> bool:
             spec = COMMON_PORTS
         spec = "T:" + re.sub(r"^[T:]*", "", str(spec))  # ensure TCP
         return shortport.port_range(spec)(host, port)
-    return port.protocol == "tcp"
+    return bool(port.protocol == "tcp")
 
 
 async def action(host: Any, port: Any) -> bytes | None:
