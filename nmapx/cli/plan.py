@@ -45,8 +45,8 @@ def add_parser(
 
 
 def main(args: argparse.Namespace) -> int:
-    from nmapx.engine.plan import make_plan
     from nmapx.engine.options import RunOptions
+    from nmapx.engine.plan import make_plan
     from nmapx.engine.session import build
     from nmapx.nmapxml.reader import read_document
 
