@@ -421,8 +421,7 @@ async def _run_host(engine: ScriptEngine, host: Host) -> None:
         await engine.run_host(host)
     except Exception:  # an engine bug must not cost the host: it is written unenriched
         log.exception("%s: the script engine failed on this host; written unchanged", host.address)
-        host.port_results.clear()
-        host.host_results.clear()
+        host.discard_results()
 
 
 async def _stream(
@@ -457,8 +456,7 @@ async def _stream(
                     tally.enriched += 1
                 else:  # cancelled: all or nothing, the host is written as it was read
                     assert isinstance(item, Host)
-                    item.port_results.clear()
-                    item.host_results.clear()
+                    item.discard_results()
                     tally.unchanged += 1
                     tally.cancelled += 1
             elif isinstance(item, Host):
@@ -495,8 +493,7 @@ async def _stream(
             if await probes.settle(task):
                 tally.enriched += 1
             else:
-                host.port_results.clear()
-                host.host_results.clear()
+                host.discard_results()
                 tally.unchanged += 1
                 tally.cancelled += 1
             _write(writers, host)

@@ -4,7 +4,7 @@ A :class:`Host` wraps one ``<host>`` element as it streamed in. It offers three 
 built only when asked for, so a pass-through with nothing to run pays for none of them:
 
 * ``host.nmap_host``: a python-libnmap ``NmapHost``, the API most Python users already know;
-* ``host.nse``: the NSE-shaped host table (nse-semantics.md §2.1), what ported scripts read;
+* ``host.nse``: the NSE-shaped host table (docs/nse-semantics.md §2.1), what ported scripts read;
 * ``host.ports`` / ``host.get_port_state()``: NSE port tables (§2.2), for *any* scanned port,
   including those Nmap folded into ``<extraports>`` (§2.3).
 """
@@ -275,6 +275,10 @@ class Host:
         #: Results to add, per ``(protocol, portid)``; see :meth:`add_port_result`.
         self.port_results: dict[tuple[str, int], list[ScriptResult]] = {}
         self.host_results: list[ScriptResult] = []
+        #: :attr:`raw` with the results spliced in, once a writer has asked for it
+        #: (:func:`nmapx.output.xml.enriched_bytes` fills it): spliced once, and every format
+        #: reads the very same bytes. None until then, and after :meth:`discard_results`.
+        self.enriched: bytes | None = None
 
     def __repr__(self) -> str:
         return f"<Host {self.address or '?'} line {self.line}>"
@@ -535,6 +539,16 @@ class Host:
     @property
     def has_results(self) -> bool:
         return bool(self.port_results or self.host_results)
+
+    def discard_results(self) -> None:
+        """Drop every result added so far: the host is then written as it was read.
+
+        Why all of them: a host is either enriched by all of its scripts or left unchanged,
+        never half (a cancelled or failed scan, an expired host timeout, as Nmap does).
+        """
+        self.port_results.clear()
+        self.host_results.clear()
+        self.enriched = None
 
 
 def parse_attributes(tag_bytes: bytes) -> dict[str, str]:

@@ -25,7 +25,7 @@ from nmapx.output.normal import (
     format_postscript,
     format_prescript,
 )
-from nmapx.output.xml import enriched_bytes, wrap_scripts
+from nmapx.output.xml import enriched_element, wrap_scripts
 
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -71,7 +71,7 @@ class NormalWriter:
             self._emit(format_header(item.root))
         elif isinstance(item, Host):
             self._pending_prescript()
-            element = _element(enriched_bytes(item)) if item.has_results else item.element
+            element = enriched_element(item)
             self._saw_os = self._saw_os or element.find("os") is not None
             self._saw_trace = self._saw_trace or element.find("trace") is not None
             self._emit(format_host(element, self.context()))

@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from lxml import etree
+
 from nmapx.errors import NmapxError
 from nmapx.model.host import Host, parse_attributes
 from nmapx.model.results import ScriptResult
@@ -119,12 +121,29 @@ def merge_scripts(
 
 
 def enriched_bytes(host: Host) -> bytes:
-    """:func:`enrich_host`, computed once per host however many writers ask."""
-    cached: bytes | None = getattr(host, "_enriched", None)
-    if cached is None:
-        cached = enrich_host(host)
-        host._enriched = cached  # type: ignore[attr-defined]
-    return cached
+    """:func:`enrich_host`, computed once per host however many writers ask (cached in
+    :attr:`Host.enriched <nmapx.model.host.Host.enriched>`)."""
+    if host.enriched is None:
+        host.enriched = enrich_host(host)
+    return host.enriched
+
+
+_ENRICHED_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+)
+
+
+def enriched_element(host: Host) -> etree._Element:
+    """The host's element with its new results: what every format that reads inside hosts
+    formats (``-oN``, the reports), so that they show exactly what the XML output holds.
+
+    Parsed from :func:`enriched_bytes` (as they are, without the input's XML declaration);
+    a host without new results is its own :attr:`~nmapx.model.host.Host.element`. Each call
+    parses afresh: a caller may keep or change the tree without affecting another format's.
+    """
+    if not host.has_results:
+        return host.element
+    return etree.fromstring(enriched_bytes(host), _ENRICHED_PARSER)
 
 
 def enrich_host(host: Host) -> bytes:

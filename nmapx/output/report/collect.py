@@ -17,7 +17,7 @@ from nmapx.model.results import ScriptResult
 from nmapx.nmapxml.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
 from nmapx.output.report.data import host_data, note_runstats, scan_data, script_data
 from nmapx.output.report.spill import HostSpill
-from nmapx.output.xml import enriched_bytes
+from nmapx.output.xml import enriched_element
 
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -74,8 +74,7 @@ class ReportCollector:
                 )
 
     def _host(self, host: Host) -> None:
-        element = etree.fromstring(enriched_bytes(host), _SAFE) if host.has_results else None
-        data = host_data(host, element, self.label)
+        data = host_data(host, enriched_element(host), self.label)
         scan = self._scan
         if scan is not None:
             scan["hosts_total"] += 1
