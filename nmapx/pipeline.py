@@ -14,6 +14,11 @@ all of its scripts or left as it was, never half). The rest of the input is pass
 to its end for a regular file; a pipe is read for the rest of the grace period at most and
 the document is then closed after its last complete piece, as an input that ended early.
 
+Writers see one stream (:mod:`nmapx.output.base`): the pieces, and the pre- and post-script
+results where Nmap puts them, placed by :class:`~nmapx.output.base.DocumentWriters` in both
+paths (with no results when no script runs). Formats come from one table,
+:data:`nmapx.output.formats.FORMATS`.
+
 The CLI and the tests call these same functions.
 """
 
@@ -27,7 +32,7 @@ import socket
 import stat
 import threading
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Iterator
+from collections.abc import Awaitable, Coroutine, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,12 +42,13 @@ from nmapx.interrupt import CANCEL_SECONDS, SIGNALS, ReadCut, ReadDeadline, Stop
 from nmapx.model.host import Host
 from nmapx.nmapxml.reader import Document, Epilogue, Item, Prologue, TopLevelItem, Truncation
 from nmapx.nmapxml.source import InputSource
-from nmapx.output.atomic import AtomicOutput
-from nmapx.output.xml import XmlWriter
+from nmapx.output.base import DocumentWriters, Writer
+from nmapx.output.formats import FORMATS, Target
 
 if TYPE_CHECKING:
     from nmapx.engine.runner import ScriptEngine
     from nmapx.engine.scope import Scope
+    from nmapx.model.results import ScriptResult
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +93,24 @@ class Outputs:
     #: the only copy of the scan.
     keep_damaged: bool = True
 
+    def targets(self) -> list[tuple[str, Target]]:
+        """(format name in :data:`~nmapx.output.formats.FORMATS`, target) of each output to
+        write, in the order they are written: xml, normal, html."""
+        found: list[tuple[str, Target]] = []
+        if self.xml is not None:
+            found.append(
+                ("xml", Target(self.xml, compress=self.xml_compress, backup=self.xml_backup))
+            )
+        if self.normal is not None:
+            found.append(("normal", Target(self.normal)))
+        if self.html is not None:
+            found.append(("html", Target(self.html, label=self.label, template=self.template)))
+        return found
+
     @property
     def looks_inside(self) -> bool:
         """Whether a writer reads hosts' contents (-oX alone only copies their bytes)."""
-        return self.normal is not None or self.html is not None
+        return any(FORMATS[name].looks_inside for name, _ in self.targets())
 
 
 @dataclass
@@ -111,23 +131,14 @@ class Tally:
     stranded: bool = False
 
 
-def _open_writers(stack: ExitStack, outputs: Outputs) -> list[Any]:
-    writers: list[Any] = []
-    if outputs.xml is not None:
-        xml_out = stack.enter_context(
-            AtomicOutput(outputs.xml, compress=outputs.xml_compress, backup=outputs.xml_backup)
-        )
-        writers.append(XmlWriter(xml_out, flush_hosts=xml_out.is_stdout))
-    if outputs.normal is not None:
-        from nmapx.output.normal_stream import NormalWriter
-
-        normal_out = stack.enter_context(AtomicOutput(outputs.normal))
-        writers.append(NormalWriter(normal_out, flush_hosts=normal_out.is_stdout))
-    if outputs.html is not None:
-        from nmapx.cli.report import HtmlReportWriter
-
-        html_out = stack.enter_context(AtomicOutput(outputs.html))
-        writers.append(HtmlReportWriter(html_out, outputs.label, outputs.template))
+def _open_writers(stack: ExitStack, outputs: Outputs) -> list[Writer]:
+    """Each output's writer, its file created in ``stack`` (committed when it closes cleanly)."""
+    writers: list[Writer] = []
+    for name, target in outputs.targets():
+        opener = FORMATS[name].run
+        if opener is None:
+            raise ValueError(f"nmapx run cannot write {name!r}")
+        writers.append(opener(stack.enter_context(target.output()), target))
     return writers
 
 
@@ -165,26 +176,23 @@ def process(
     with ExitStack() as stack:
         writers = _open_writers(stack, outputs)
         if engine is None:
-            _pass_through(document, writers, stop, tally, to_end)
+            _pass_through(document, DocumentWriters(writers), stop, tally, to_end)
         else:
             asyncio.run(_enrich(document, writers, engine, scope, stop, tally, to_end))
+        for writer in writers:
+            writer.close()
         if document.status != ExitStatus.OK and not outputs.keep_damaged:
             raise LeftAsItWas(document.source.name, document.status)  # nothing is committed
     return document.status
 
 
-def _write(writers: list[Any], item: Item) -> None:
-    for writer in writers:
-        writer.write(item)
-
-
 def _pass_through(
-    document: Document, writers: list[Any], stop: StopRequest, tally: Tally, to_end: bool
+    document: Document, writers: DocumentWriters, stop: StopRequest, tally: Tally, to_end: bool
 ) -> None:
     """The synchronous path: every piece to every writer, in order."""
     if to_end:
         for item in document:
-            _write(writers, item)
+            writers.write(item)
         tally.unchanged += document.hosts_read
         return
     last: Item | None = None
@@ -194,7 +202,7 @@ def _pass_through(
         try:
             for item in document:
                 deadline.writing = True
-                _write(writers, item)
+                writers.write(item)
                 deadline.writing = False
                 last = item
                 if type(item) is Host:
@@ -218,7 +226,9 @@ def _end_of(item: Item) -> tuple[int, int]:
     return 0, 0
 
 
-def _close_cut(writers: list[Any], last: Item | None, document: Document, tally: Tally) -> None:
+def _close_cut(
+    writers: DocumentWriters, last: Item | None, document: Document, tally: Tally
+) -> None:
     """Close a document whose reading was stopped, after its last complete piece."""
     tally.cut += 1
     if last is None:
@@ -235,7 +245,7 @@ def _close_cut(writers: list[Any], last: Item | None, document: Document, tally:
         line,
         offset,
     )
-    _write(writers, Truncation(b"\n", line, None, offset, None, None))
+    writers.write(Truncation(b"\n", line, None, offset, None, None))
 
 
 class _End:
@@ -279,13 +289,6 @@ def _start_reader(
     thread = threading.Thread(target=produce, name="nmapx-reader", daemon=True)
     thread.start()
     return thread, room, stop
-
-
-def _is_closing(item: Item) -> bool:
-    """The first piece that must come after every host and after the post-rules."""
-    if isinstance(item, Epilogue | Truncation):
-        return True
-    return isinstance(item, TopLevelItem) and item.name in ("runstats", "postscript")
 
 
 class _Probes:
@@ -353,7 +356,7 @@ async def _as_coroutine(job: Awaitable[_T]) -> _T:
 
 async def _enrich(
     document: Document,
-    writers: list[Any],
+    writers: list[Writer],
     engine: ScriptEngine,
     scope: Scope | None,
     stop: StopRequest,
@@ -368,9 +371,8 @@ async def _enrich(
         with _wake_on_signals(loop), stop.listening(probes.on_stop):
             engine.announce_start()
             prescript = await probes.run(engine.run_prerules())
-            for writer in writers:
-                writer.prescript = prescript or []
-            await _stream(queue, room, writers, engine, scope, probes, tally, to_end, document)
+            placed = DocumentWriters(writers, prescript or ())
+            await _Stream(queue, room, placed, engine, scope, probes, tally, to_end, document).run()
     finally:
         probes.close()
         halt.set()
@@ -424,140 +426,164 @@ async def _run_host(engine: ScriptEngine, host: Host) -> None:
         host.discard_results()
 
 
-async def _stream(
-    queue: asyncio.Queue[Any],
-    room: threading.Semaphore,
-    writers: list[Any],
-    engine: ScriptEngine,
-    scope: Scope | None,
-    probes: _Probes,
-    tally: Tally,
-    to_end: bool,
-    document: Document,
-) -> None:
-    """Start each host's probes as it arrives; write pieces in input order as they are done.
+class _Stream:
+    """One document's pieces, from the reader thread to the writers.
 
-    After a stop, a pipe that has not ended when the grace period is over is abandoned
+    Each host's probes start as it arrives; pieces are written in input order as they are
+    done (a host waits for its own probes and the hosts before it, nothing else). After a
+    stop, a pipe that has not ended when the grace period is over is abandoned
     (``probes.abandoned``): what has arrived is written and the document closed after it.
     """
-    stop = probes.stop
-    pending: deque[tuple[Item, asyncio.Task[None] | None]] = deque()
-    postrules_done = False
-    last: Item | None = None
 
-    async def write_ready(wait: bool) -> None:
-        nonlocal postrules_done, last
-        while pending:
-            item, task = pending[0]
+    def __init__(
+        self,
+        queue: asyncio.Queue[Any],
+        room: threading.Semaphore,
+        writers: DocumentWriters,
+        engine: ScriptEngine,
+        scope: Scope | None,
+        probes: _Probes,
+        tally: Tally,
+        to_end: bool,
+        document: Document,
+    ) -> None:
+        self.queue = queue
+        self.room = room
+        self.writers = writers
+        self.engine = engine
+        self.scope = scope
+        self.probes = probes
+        self.stop = probes.stop
+        self.tally = tally
+        self.to_end = to_end
+        self.document = document
+        #: Pieces read and not yet written, each host with its probe task.
+        self.pending: deque[tuple[Item, asyncio.Task[None] | None]] = deque()
+        #: The last piece written (a cut input is closed after it).
+        self.last: Item | None = None
+        self.progress = getattr(engine, "progress", None)  # nmapx.progress.Progress, if shown
+
+    async def run(self) -> None:
+        """Until the reader's end: accept each piece, write whatever is ready."""
+        getter: asyncio.Future[Any] | None = None
+        expiry: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                # Wake for the next piece, or for the oldest host's probes to finish: a
+                # finished host is written at once, even while the producer (a live Nmap) is
+                # still scanning. A pipe also wakes the loop when the grace period after a
+                # stop ends.
+                if getter is None:
+                    getter = asyncio.ensure_future(self.queue.get())
+                waits: set[asyncio.Future[Any]] = {getter}
+                oldest = self.pending[0][1] if self.pending else None
+                if oldest is not None and not oldest.done():
+                    waits.add(oldest)
+                if not self.to_end:
+                    if expiry is None:
+                        expiry = asyncio.ensure_future(self.probes.expired.wait())
+                    waits.add(expiry)
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if expiry is not None and expiry.done() and not getter.done():
+                    # The pipe has not ended within the grace period: write what has
+                    # arrived, then close the document after it.
+                    getter.cancel()
+                    getter = None
+                    return await self.abandon()
+                await self.write_ready(wait=False)
+                if not getter.done():
+                    continue
+                item = getter.result()
+                getter = None
+                if isinstance(item, _End):
+                    return await self.finish(item)
+                self.accept(item)
+                await self.write_ready(wait=False)
+        finally:
+            for future in (getter, expiry):
+                if future is not None:
+                    future.cancel()
+
+    def accept(self, item: Item) -> None:
+        """A piece has been read: start its host's probes (unless a stop was requested)."""
+        task = None
+        if self.progress is not None and isinstance(item, Host):
+            self.progress.host_read()
+        if isinstance(item, Host) and not self.stop.requested:
+            if self.scope is not None:
+                self.scope.add_host(item.address, item.hostnames())
+            task = self.probes.start(_run_host(self.engine, item))
+        self.pending.append((item, task))
+
+    async def write_ready(self, wait: bool) -> None:
+        """Write the pending pieces in order, as far as their hosts' probes are done.
+
+        ``wait``: wait for the oldest host's probes (bounded after a stop) instead of
+        returning. The first piece that closes the document waits for the new targets and
+        the post-rules, whose results :class:`DocumentWriters` places before it.
+        """
+        while self.pending:
+            item, task = self.pending[0]
             if task is not None:
                 if not task.done() and not wait:
                     return
-                if await probes.settle(task):
-                    tally.enriched += 1
-                else:  # cancelled: all or nothing, the host is written as it was read
-                    assert isinstance(item, Host)
-                    item.discard_results()
-                    tally.unchanged += 1
-                    tally.cancelled += 1
+                await self._settle(item, task)
             elif isinstance(item, Host):
-                tally.unchanged += 1
-            if _is_closing(item) and not postrules_done:
-                postrules_done = True
-                if not stop.requested:
-                    await new_targets()
-                    results = await probes.run(engine.run_postrules())
-                    for writer in writers:
-                        writer.postscript = results or []
-            pending.popleft()
-            _write(writers, item)
-            if progress is not None and isinstance(item, Host):
-                progress.host_done(item.offset + len(item.raw))
-            last = item
-            room.release()
+                self.tally.unchanged += 1
+            postscript: Sequence[ScriptResult] = ()
+            if self.writers.closes(item) and not self.stop.requested:
+                await self.new_targets()
+                postscript = await self.probes.run(self.engine.run_postrules()) or ()
+            self.pending.popleft()
+            self.writers.write(item, postscript)
+            if self.progress is not None and isinstance(item, Host):
+                self.progress.host_done(item.offset + len(item.raw))
+            self.last = item
+            self.room.release()
 
-    async def new_targets() -> None:
+    async def _settle(self, item: Item, task: asyncio.Task[None]) -> None:
+        """Wait for a host's probes; a cancelled host is written as it was read."""
+        assert isinstance(item, Host)
+        if await self.probes.settle(task):
+            self.tally.enriched += 1
+        else:  # cancelled: all or nothing
+            item.discard_results()
+            self.tally.unchanged += 1
+            self.tally.cancelled += 1
+
+    async def new_targets(self) -> None:
         """Hosts that scripts offered with ``newtargets`` (:mod:`nmapx.nse.target`) come
         after the input's last host, where Nmap scans its own new targets; each is scripted
         (all at once) and written like a host of the input."""
-        from nmapx.nse.target import take_hosts
-
-        hosts = take_hosts(engine, document.context)
-        if stop.requested:
+        hosts = self.engine.take_new_targets(self.document.context)
+        if self.stop.requested:
             return
         started = []
         for host in hosts:
-            if scope is not None:
-                scope.add_host(host.address, ())
-            started.append((host, probes.start(_run_host(engine, host))))
+            if self.scope is not None:
+                self.scope.add_host(host.address, ())
+            started.append((host, self.probes.start(_run_host(self.engine, host))))
         for host, task in started:
-            if await probes.settle(task):
-                tally.enriched += 1
-            else:
-                host.discard_results()
-                tally.unchanged += 1
-                tally.cancelled += 1
-            _write(writers, host)
+            await self._settle(host, task)
+            self.writers.write(host)
 
-    progress = getattr(engine, "progress", None)  # nmapx.progress.Progress, if shown
+    async def abandon(self) -> None:
+        """The grace period is over and a pipe has not ended: write what has arrived, then
+        close the document after it."""
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if isinstance(item, _End):
+                return await self.finish(item)
+            self.accept(item)
+        self.probes.abandoned = True
+        await self.write_ready(wait=True)
+        _close_cut(self.writers, self.last, self.document, self.tally)
 
-    def accept(item: Item) -> None:
-        task = None
-        if progress is not None and isinstance(item, Host):
-            progress.host_read()
-        if isinstance(item, Host) and not stop.requested:
-            if scope is not None:
-                scope.add_host(item.address, item.hostnames())
-            task = probes.start(_run_host(engine, item))
-        pending.append((item, task))
-
-    async def finish(end: _End) -> None:
-        await write_ready(wait=True)
+    async def finish(self, end: _End) -> None:
+        """The reader has ended: write everything, then re-raise its error if it failed."""
+        await self.write_ready(wait=True)
         if end.error is not None:
             raise end.error
-        if not postrules_done and not stop.requested:
-            await probes.run(engine.run_postrules())  # no closing piece: nowhere to write
-
-    getter: asyncio.Future[Any] | None = None
-    expiry: asyncio.Future[Any] | None = None
-    try:
-        while True:
-            # Wake for the next piece, or for the oldest host's probes to finish: a finished
-            # host is written at once, even while the producer (a live Nmap) is still
-            # scanning. A pipe also wakes the loop when the grace period after a stop ends.
-            if getter is None:
-                getter = asyncio.ensure_future(queue.get())
-            waits: set[asyncio.Future[Any]] = {getter}
-            if pending and pending[0][1] is not None and not pending[0][1].done():
-                waits.add(pending[0][1])
-            if not to_end:
-                if expiry is None:
-                    expiry = asyncio.ensure_future(probes.expired.wait())
-                waits.add(expiry)
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            if expiry is not None and expiry.done() and not getter.done():
-                # The pipe has not ended within the grace period: write what has arrived,
-                # then close the document after it.
-                getter.cancel()
-                getter = None
-                while not queue.empty():
-                    item = queue.get_nowait()
-                    if isinstance(item, _End):
-                        return await finish(item)
-                    accept(item)
-                probes.abandoned = True
-                await write_ready(wait=True)
-                _close_cut(writers, last, document, tally)
-                return
-            await write_ready(wait=False)
-            if not getter.done():
-                continue
-            item = getter.result()
-            getter = None
-            if isinstance(item, _End):
-                return await finish(item)
-            accept(item)
-            await write_ready(wait=False)
-    finally:
-        for future in (getter, expiry):
-            if future is not None:
-                future.cancel()
+        if self.writers.postscript_due and not self.stop.requested:
+            # No closing piece (nowhere to write), but post-rules run all the same.
+            await self.probes.run(self.engine.run_postrules())

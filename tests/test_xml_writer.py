@@ -13,6 +13,7 @@ from nmapx.model.host import Host
 from nmapx.model.results import ScriptResult
 from nmapx.nmapxml.reader import read_document
 from nmapx.output.atomic import AtomicOutput
+from nmapx.output.base import DocumentWriters
 from nmapx.output.xml import XmlWriter
 
 PLACEMENT_NSE = r"""
@@ -45,13 +46,14 @@ def _normalise(data: bytes) -> bytes:
     return COMMENT.sub(b"<!---->", VOLATILE.sub(rb'\1="X"', data))
 
 
-def write_enriched(source: Path, out: Path, enrich) -> None:
+def write_enriched(source: Path, out: Path, enrich, prescript=(), postscript=()) -> None:
     with AtomicOutput(str(out)) as stream:
         writer = XmlWriter(stream)
+        writers = DocumentWriters([writer], prescript)  # places the script phases, as a run does
         for item in read_document(str(source)):
             if isinstance(item, Host):
                 enrich(item, writer)
-            writer.write(item)
+            writers.write(item, postscript)
 
 
 @needs_nmap
@@ -73,8 +75,6 @@ def test_results_land_where_nmap_puts_them(tmp_path: Path, listener_factory) -> 
     subprocess.run([*base, "-oX", str(without)], check=True, capture_output=True, timeout=120)
 
     def enrich(host: Host, writer: XmlWriter) -> None:
-        writer.prescript = [ScriptResult("placement", "before -- all")]
-        writer.postscript = [ScriptResult("placement", "after\nall <done>")]
         host.add_host_result(ScriptResult("placement", "host 'q' & \"dq\""))
         for port in host.ports:
             if port.state == "open":
@@ -83,7 +83,13 @@ def test_results_land_where_nmap_puts_them(tmp_path: Path, listener_factory) -> 
                 )
 
     out = tmp_path / "enriched.xml"
-    write_enriched(without, out, enrich)
+    write_enriched(
+        without,
+        out,
+        enrich,
+        prescript=[ScriptResult("placement", "before -- all")],
+        postscript=[ScriptResult("placement", "after\nall <done>")],
+    )
     enriched = out.read_bytes()
     assert b'<prescript><script id="placement" output="before -&#45; all"/></prescript>' in enriched
     assert _normalise(enriched) == _normalise(with_nse.read_bytes())

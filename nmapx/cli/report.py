@@ -1,4 +1,4 @@
-"""``nmapx report`` and ``nmapx run --html``: reports from one or more scans."""
+"""``nmapx report``: one report (HTML, JSON Lines or CSV) from one or more scans."""
 
 from __future__ import annotations
 
@@ -8,15 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nmapx.errors import ExitStatus, NmapxError
-from nmapx.nmapxml.reader import Epilogue, Item, Truncation, read_document
+from nmapx.nmapxml.reader import read_document
 from nmapx.output.atomic import AtomicOutput
-from nmapx.output.report.collect import ReportCollector
-from nmapx.output.report.csvout import CsvSink
-from nmapx.output.report.html import render
-from nmapx.output.report.jsonl import JsonLinesSink
+from nmapx.output.formats import FORMATS, REPORT_FORMATS, Target
 
 log = logging.getLogger(__name__)
-FORMATS = ("html", "jsonl", "csv")
 
 
 def label_for(path: str) -> str:
@@ -36,22 +32,20 @@ def make_report(
     (:meth:`ExitStatus.worst`: 1 over 3 over 4 over 0), not the largest number. When no
     input could be read at all, no report is written (a previous file stays as it was).
     """
+    opener = FORMATS[fmt].report
+    if opener is None:  # the parser's choices (REPORT_FORMATS) refuse it before this
+        raise ValueError(f"{fmt!r} is not a report format (one of {', '.join(REPORT_FORMATS)})")
     status = ExitStatus.OK
     try:
         with AtomicOutput(output) as out:
-            if fmt == "jsonl":
-                collector = ReportCollector(on_host=JsonLinesSink(out))
-            elif fmt == "csv":
-                collector = ReportCollector(on_host=CsvSink(out))
-            else:
-                collector = ReportCollector()
+            writer = opener(out, Target(output, template=template))
             read = 0
             for path in inputs:
-                collector.start(label_for(path))
+                writer.start(label_for(path))
                 document = read_document(path)
                 try:
                     for item in document:
-                        collector.write(item)
+                        writer.write(item)
                 except NmapxError as exc:
                     log.error("%s", exc)
                     status = ExitStatus.worst(status, exc.status)
@@ -59,32 +53,12 @@ def make_report(
                 read += 1
                 status = ExitStatus.worst(status, document.status)
             if not read:
-                if collector.hosts is not None:
-                    collector.hosts.close()
+                writer.discard()
                 raise _NothingRead
-            if fmt == "html":
-                assert collector.hosts is not None
-                render(collector.scans, collector.hosts, out, template)
-                collector.hosts.close()
+            writer.close()
     except _NothingRead:
         pass
     return status
-
-
-class HtmlReportWriter(ReportCollector):
-    """A pipeline writer that renders the HTML report once the document has ended."""
-
-    def __init__(self, out: AtomicOutput, label: str, template: str | None = None) -> None:
-        super().__init__(label)
-        self.out = out
-        self.template = template
-
-    def write(self, item: Item) -> None:
-        super().write(item)
-        if isinstance(item, Epilogue | Truncation):
-            assert self.hosts is not None
-            render(self.scans, self.hosts, self.out, self.template)
-            self.hosts.close()
 
 
 # ----------------------------------------------------------------------- the sub-command
@@ -109,7 +83,7 @@ def add_parser(
     )
     parser.add_argument(
         "--format",
-        choices=FORMATS,
+        choices=REPORT_FORMATS,
         default="html",
         help="html (default): one self-contained page; jsonl: a JSON object per host;"
         " csv: a row per port",

@@ -3,6 +3,13 @@
 :mod:`nmapx.output.normal` knows how Nmap prints each part; this adapter feeds it the pieces
 as they stream by. Hosts are formatted from the enriched XML (the same bytes the XML writer
 produces), so the ``|`` script lines always agree with the ``<script>`` elements.
+
+Pre- and post-script results arrive as :class:`~nmapx.output.base.ScriptPhaseResults` where
+Nmap's XML has them. Normal output prints nothing for most pieces, so it only has to keep two
+facts of its own: pre-script results standing alone are printed with the next block that
+prints (a host, the post-scan results, the footer), or merged into an input's
+``Pre-scan script results`` block if one comes first, and merged into every such block; only
+the first post-scan block is printed.
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ from lxml import etree
 
 from nmapx.model.host import Host
 from nmapx.model.results import ScriptResult
-from nmapx.nmapxml.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
+from nmapx.nmapxml.reader import Epilogue, Prologue, TopLevelItem, Truncation
 from nmapx.output.atomic import AtomicOutput
+from nmapx.output.base import ScriptPhaseResults, StreamItem
 from nmapx.output.normal import (
     NormalContext,
     _int,
@@ -40,8 +48,8 @@ class NormalWriter:
     def __init__(self, out: AtomicOutput, *, flush_hosts: bool = False) -> None:
         self.out = out
         self.flush_hosts = flush_hosts
-        self.prescript: list[ScriptResult] = []
-        self.postscript: list[ScriptResult] = []
+        #: The pre-script results, once they have arrived (merged into every input block).
+        self._prescript: tuple[ScriptResult, ...] = ()
         self._root: etree._Element | None = None
         self._scaninfo: list[etree._Element] = []
         self._verbose = 0
@@ -65,7 +73,7 @@ class NormalWriter:
             )
         return self._context
 
-    def write(self, item: Item) -> None:
+    def write(self, item: StreamItem) -> None:
         if isinstance(item, Prologue):
             self._root = item.root
             self._emit(format_header(item.root))
@@ -79,9 +87,23 @@ class NormalWriter:
                 self.out.flush()
         elif isinstance(item, TopLevelItem):
             self._top_level(item)
+        elif isinstance(item, ScriptPhaseResults):
+            self._script_phase(item)
         elif isinstance(item, Epilogue | Truncation):
             self._pending_prescript()
             self._pending_postscript(None)
+
+    def close(self) -> None:
+        """Nothing to finish: the footer was written with the document's end."""
+
+    def _script_phase(self, item: ScriptPhaseResults) -> None:
+        if item.phase == "prescript":
+            self._prescript = item.results
+            if item.original is not None:
+                self._input_prescript(item.original)
+        else:
+            self._pending_prescript()
+            self._pending_postscript(item.original, item.results)
 
     def _top_level(self, item: TopLevelItem) -> None:
         element = item.element
@@ -98,13 +120,10 @@ class NormalWriter:
             else:
                 self._debugging = level
         elif item.name == "prescript":
-            self._prescript_done = True
-            if self.prescript:
-                element = _element(wrap_scripts("prescript", self.prescript, item.raw))
-            self._emit(format_prescript(element))
+            self._input_prescript(item)
         elif item.name == "postscript":
             self._pending_prescript()
-            self._pending_postscript(element, raw=item.raw)
+            self._pending_postscript(item)
         elif item.name == "runstats":
             self._pending_prescript()
             self._pending_postscript(None)
@@ -116,17 +135,34 @@ class NormalWriter:
             assert self._root is not None
             self._emit(format_footer(self._root, element, context))
 
+    def _input_prescript(self, item: TopLevelItem) -> None:
+        """An input's ``<prescript>``, with the pre-script results merged in."""
+        element = item.element
+        if element is None:
+            return
+        self._prescript_done = True
+        if self._prescript:
+            element = _element(wrap_scripts("prescript", self._prescript, item.raw))
+        self._emit(format_prescript(element))
+
     def _pending_prescript(self) -> None:
         if not self._prescript_done:
             self._prescript_done = True
-            if self.prescript:
-                self._emit(format_prescript(_element(wrap_scripts("prescript", self.prescript))))
+            if self._prescript:
+                self._emit(format_prescript(_element(wrap_scripts("prescript", self._prescript))))
 
-    def _pending_postscript(self, element: etree._Element | None, raw: bytes = b"") -> None:
+    def _pending_postscript(
+        self, original: TopLevelItem | None, results: tuple[ScriptResult, ...] = ()
+    ) -> None:
+        """The post-scan block: ``original`` (an input's) with ``results`` merged in; once."""
         if self._postscript_done:
             return
+        element = original.element if original is not None else None
+        if original is not None and element is None:
+            return
         self._postscript_done = True
-        if self.postscript:
-            element = _element(wrap_scripts("postscript", self.postscript, raw))
+        if results:
+            raw = original.raw if original is not None else b""
+            element = _element(wrap_scripts("postscript", results, raw))
         if element is not None:
             self._emit(format_postscript(element))

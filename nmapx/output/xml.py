@@ -3,10 +3,10 @@
 Copying the input byte for byte is what guarantees that an archived scan changes only where
 nmapx added something, whatever Nmap version, escaping or indentation wrote it; it is also the
 fastest possible pass-through. New ``<script>``, ``<hostscript>``, ``<prescript>`` and
-``<postscript>`` elements go exactly where Nmap puts them (nse-semantics.md §5.5), in Nmap's
-layout and escaping (:mod:`nmapx.model.results`). Where a container receives new results, all of
-its scripts are written in script-id order, and a result already present for the same id is
-replaced by the new one.
+``<postscript>`` elements go exactly where Nmap puts them (docs/nse-semantics.md §5.5), in
+Nmap's layout and escaping (:mod:`nmapx.model.results`). Where a container receives new
+results, all of its scripts are written in script-id order, and a result already present for
+the same id is replaced by the new one.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from nmapx.errors import NmapxError
 from nmapx.model.host import Host, parse_attributes
 from nmapx.model.results import ScriptResult
 from nmapx.nmapxml.escape import xml_text
-from nmapx.nmapxml.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
+from nmapx.nmapxml.reader import Epilogue, Prologue, TopLevelItem, Truncation
 from nmapx.nmapxml.scan import Tag, iter_tags
 from nmapx.output.atomic import AtomicOutput
+from nmapx.output.base import ScriptPhaseResults, StreamItem
 
-_PRESCRIPT_BEFORE = frozenset({"host", "hosthint", "postscript", "runstats"})
 #: The children nmap.dtd requires at the start of ``<nmaprun>`` (``scaninfo*, verbose,
 #: debugging``), which a document cut off in its header may lack.
 _HEADER = ("scaninfo", "verbose", "debugging")
@@ -216,16 +216,19 @@ def wrap_scripts(container: str, results: Iterable[ScriptResult], raw: bytes = b
 
 
 class XmlWriter:
-    """Writes the pieces of a :class:`~nmapx.nmapxml.reader.Document` as enriched Nmap XML."""
+    """Writes the pieces of a :class:`~nmapx.nmapxml.reader.Document` as enriched Nmap XML.
+
+    Script-phase results are written where they arrive in the stream
+    (:class:`~nmapx.output.base.DocumentWriters` places them where Nmap does): merged into the
+    input's own element, or standing alone after the whitespace that leads into the next piece.
+    """
 
     def __init__(self, out: AtomicOutput, *, flush_hosts: bool = False) -> None:
         self.out = out
         self.flush_hosts = flush_hosts
-        self.prescript: list[ScriptResult] = []
-        self.postscript: list[ScriptResult] = []
-        self._prescript_pending = True
-        self._prescript_due = False
-        self._postscript_pending = True
+        #: A ``<prescript>``/``<postscript>`` to write between the next piece's leading
+        #: whitespace and the piece itself (that whitespace belongs to the piece).
+        self._held = b""
         self._runstats_written = False
         self.hosts_up = 0
         self.hosts_down = 0
@@ -236,23 +239,24 @@ class XmlWriter:
         self._header_seen: set[bytes] = set()
         self._past_header = False
 
-    def write(self, item: Item) -> None:
+    def write(self, item: StreamItem) -> None:
         if isinstance(item, Prologue):
             self.out.write(item.raw)
             self._empty_root = item.empty_root
             self.start_time = self.last_time = _int(item.root.get("start"))
         elif isinstance(item, Host):
             self._past_header = True
-            self._before(item.gap, "host")
+            self._before(item.gap)
             self.out.write(enriched_bytes(item))
             self._count(item)
             if self.flush_hosts:
                 self.out.flush()
         elif isinstance(item, TopLevelItem):
             self._top_level(item)
+        elif isinstance(item, ScriptPhaseResults):
+            self._script_phase(item)
         elif isinstance(item, Epilogue):
-            self._before(item.gap, "runstats")
-            self._postscript()
+            self._before(item.gap)
             if not self._runstats_written and not self._empty_root:
                 # The input's <runstats> was malformed and skipped: the DTD requires one.
                 total = self.hosts_up + self.hosts_down
@@ -262,52 +266,41 @@ class XmlWriter:
         elif isinstance(item, Truncation):
             self._truncated(item)
 
-    def _before(self, gap: bytes, name: str | None) -> None:
-        """Write ``gap``, then a pending ``<prescript>`` if this is where Nmap puts it."""
+    def close(self) -> None:
+        """Nothing to finish: the document's end (or its truncation) closed the XML."""
+
+    def _before(self, gap: bytes) -> None:
+        """Write the whitespace leading into the next piece, then what is held for it."""
         self.out.write(gap)
-        if self._prescript_pending and (self._prescript_due or name in _PRESCRIPT_BEFORE):
-            self._prescript_pending = False
-            if self.prescript:
-                self.out.write(wrap_scripts("prescript", self.prescript))
+        if self._held:
+            self.out.write(self._held)
+            self._held = b""
+
+    def _script_phase(self, item: ScriptPhaseResults) -> None:
+        original = item.original
+        if original is None:
+            if item.results:
+                self._held += wrap_scripts(item.phase, item.results)
+            return
+        self._past_header = True
+        self._before(original.gap)
+        self.out.write(
+            wrap_scripts(item.phase, item.results, original.raw) if item.results else original.raw
+        )
 
     def _top_level(self, item: TopLevelItem) -> None:
         if item.name in _HEADER:
             self._header_seen.add(item.name.encode())
         elif item.name is not None:
             self._past_header = True
-        if item.name == "prescript" and self._prescript_pending:
-            self.out.write(item.gap)
-            self._prescript_pending = False
-            self.out.write(
-                wrap_scripts("prescript", self.prescript, item.raw) if self.prescript else item.raw
-            )
-            return
-        if item.name == "postscript" and self._postscript_pending:
-            self._before(item.gap, item.name)
-            self._postscript_pending = False
-            self.out.write(
-                wrap_scripts("postscript", self.postscript, item.raw)
-                if self.postscript
-                else item.raw
-            )
-            return
-        self._before(item.gap, item.name)
+        self._before(item.gap)
         if item.name == "runstats":
-            self._postscript()
             self._runstats_written = True
         self.out.write(item.raw)
-        if item.name == "debugging":
-            self._prescript_due = True
         if item.name == "host" or item.element is None:
             return
         for key in ("time", "endtime"):
             self.last_time = max(self.last_time, _int(item.element.get(key)))
-
-    def _postscript(self) -> None:
-        if self._postscript_pending:
-            self._postscript_pending = False
-            if self.postscript:
-                self.out.write(wrap_scripts("postscript", self.postscript))
 
     def _count(self, host: Host) -> None:
         # Nmap writes <status> first; looking at the raw prefix avoids building anything.
@@ -330,11 +323,10 @@ class XmlWriter:
         missing = self._missing_header()
         if missing:
             gap = (gap or b"\n") + missing
-        self._before(gap, "runstats")
+        self._before(gap)
         if self._runstats_written:
             self.out.write(b"\n</nmaprun>\n" if not gap else b"</nmaprun>\n")
             return
-        self._postscript()
         if not gap:
             self.out.write(b"\n")
         where = f"line {item.line}, byte {item.offset}"

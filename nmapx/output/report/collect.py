@@ -3,18 +3,22 @@
 :class:`ReportCollector` receives the same pieces as the XML writer (and, in ``nmapx run``,
 the script results added to each host), so a report made in the same pass as probing shows
 which results nmapx added and which were already in the input.
+
+A scan's pre- and post-script lists hold the input's own results first (its later elements
+before its earlier ones), then the ones nmapx added, whenever each arrives in the stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from lxml import etree
 
 from nmapx.model.host import Host
 from nmapx.model.results import ScriptResult
-from nmapx.nmapxml.reader import Epilogue, Item, Prologue, TopLevelItem, Truncation
+from nmapx.nmapxml.reader import Prologue, TopLevelItem, Truncation
+from nmapx.output.base import ScriptPhaseResults, StreamItem
 from nmapx.output.report.data import host_data, note_runstats, scan_data, script_data
 from nmapx.output.report.spill import HostSpill
 from nmapx.output.xml import enriched_element
@@ -22,7 +26,7 @@ from nmapx.output.xml import enriched_element
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
-def _results_as_scripts(results: list[ScriptResult]) -> list[dict[str, Any]]:
+def _results_as_scripts(results: Iterable[ScriptResult]) -> list[dict[str, Any]]:
     return [
         script_data(etree.fromstring(result.to_xml(), _SAFE), added=True)
         for result in sorted(results, key=lambda r: r.id)
@@ -30,7 +34,12 @@ def _results_as_scripts(results: list[ScriptResult]) -> list[dict[str, Any]]:
 
 
 class ReportCollector:
-    """Collects one or more documents' hosts and scan summaries; ``on_host`` sees each host."""
+    """Collects one or more documents' hosts and scan summaries; ``on_host`` sees each host.
+
+    As a :class:`~nmapx.output.base.ReportWriter` it is the JSON Lines and CSV formats (an
+    ``on_host`` sink writes each host as it arrives, nothing is left to do at the end);
+    :class:`~nmapx.output.report.html.HtmlReportWriter` adds the page rendered at the end.
+    """
 
     def __init__(
         self, label: str = "", on_host: Callable[[dict[str, Any]], None] | None = None
@@ -40,38 +49,49 @@ class ReportCollector:
         self.scans: list[dict[str, Any]] = []
         #: Report data of every host, on disk (only when no ``on_host`` sink takes them).
         self.hosts: HostSpill | None = HostSpill() if on_host is None else None
-        self.prescript: list[ScriptResult] = []
-        self.postscript: list[ScriptResult] = []
         self._scan: dict[str, Any] | None = None
 
     def start(self, label: str) -> None:
         """The next document's pieces belong to the scan called ``label``."""
         self.label = label
 
-    def write(self, item: Item) -> None:
+    def write(self, item: StreamItem) -> None:
         if isinstance(item, Prologue):
             self._scan = scan_data(self.label, item.root)
             self.scans.append(self._scan)
-            if self.prescript:
-                self._scan["prescripts"] = _results_as_scripts(self.prescript)
         elif isinstance(item, Host):
             self._host(item)
-        elif isinstance(item, TopLevelItem) and item.element is not None and self._scan is not None:
-            if item.name == "runstats":
-                note_runstats(self._scan, item.element)
-            elif item.name in ("prescript", "postscript"):
-                scripts = [script_data(s) for s in item.element.iterfind("script")]
-                self._scan[f"{item.name}s"] = scripts + self._scan[f"{item.name}s"]
-        elif isinstance(item, Epilogue | Truncation) and self._scan is not None:
-            if self.postscript:
-                self._scan["postscripts"] = self._scan["postscripts"] + _results_as_scripts(
-                    self.postscript
-                )
-            if isinstance(item, Truncation):
-                self._scan["exit"] = "error"
-                self._scan["errormsg"] = (
-                    f"input ended early at line {item.line}, byte {item.offset}"
-                )
+        elif isinstance(item, ScriptPhaseResults):
+            self._script_phase(item)
+        elif isinstance(item, TopLevelItem):
+            self._top_level(item)
+        elif isinstance(item, Truncation) and self._scan is not None:
+            self._scan["exit"] = "error"
+            self._scan["errormsg"] = f"input ended early at line {item.line}, byte {item.offset}"
+
+    def close(self) -> None:
+        """Nothing to finish: an ``on_host`` sink has written every host already."""
+
+    def discard(self) -> None:
+        """Nothing will be written: drop the hosts kept on disk."""
+        if self.hosts is not None:
+            self.hosts.close()
+
+    def _top_level(self, item: TopLevelItem) -> None:
+        if item.element is None or self._scan is None:
+            return
+        if item.name == "runstats":
+            note_runstats(self._scan, item.element)
+        elif item.name in ("prescript", "postscript"):
+            scripts = [script_data(s) for s in item.element.iterfind("script")]
+            self._scan[f"{item.name}s"] = scripts + self._scan[f"{item.name}s"]
+
+    def _script_phase(self, item: ScriptPhaseResults) -> None:
+        if item.original is not None:
+            self._top_level(item.original)
+        if item.results and self._scan is not None:
+            key = f"{item.phase}s"
+            self._scan[key] = self._scan[key] + _results_as_scripts(item.results)
 
     def _host(self, host: Host) -> None:
         data = host_data(host, enriched_element(host), self.label)

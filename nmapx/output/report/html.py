@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from nmapx import __version__
 from nmapx.output.atomic import AtomicOutput
+from nmapx.output.report.collect import ReportCollector
 from nmapx.output.report.spill import JSON_OPTIONS, HostSpill, encode
 from nmapx.resources import bundled_dir
 
@@ -38,7 +39,8 @@ class ReportData(Mapping[str, Any]):
     """
 
     def __init__(self, scans: list[dict[str, Any]], hosts: HostSpill) -> None:
-        self._items = {"scans": scans, "hosts": hosts}
+        self._items: dict[str, Any] = {"scans": scans, "hosts": hosts}
+        self._hosts = hosts
         self.marker = f"nmapx-report-data-{secrets.token_hex(16)}"
 
     def __getitem__(self, key: str) -> Any:
@@ -53,7 +55,7 @@ class ReportData(Mapping[str, Any]):
     def chunks(self) -> Iterator[str]:
         """``tojson`` of the whole mapping, piece by piece (same bytes as one dumps call)."""
         yield '{"scans": ' + encode(self._items["scans"]) + ', "hosts": ['
-        for index, host in enumerate(self._items["hosts"].encoded()):
+        for index, host in enumerate(self._hosts.encoded()):
             yield host if index == 0 else ", " + host
         yield "]}"
 
@@ -124,3 +126,18 @@ def render(
                 out.write(piece.encode("ascii"))
             head, found, tail = tail.partition(data.marker)
             out.write(head.encode("utf-8", "surrogateescape"))
+
+
+class HtmlReportWriter(ReportCollector):
+    """The HTML report as a writer: collects every document's hosts, renders the page at
+    :meth:`close` (``nmapx run --html``: one document; ``nmapx report``: all of them)."""
+
+    def __init__(self, out: AtomicOutput, label: str = "", template: str | None = None) -> None:
+        super().__init__(label)
+        self.out = out
+        self.template = template
+
+    def close(self) -> None:
+        assert self.hosts is not None
+        render(self.scans, self.hosts, self.out, self.template)
+        self.hosts.close()
