@@ -29,11 +29,12 @@ from typing import Any, TypeVar
 
 from nmapx.engine.jobs import ChosenScript, Job, host_jobs, phase_levels
 from nmapx.engine.thread import CURRENT, RunContext, RunSettings, ScopeError, ScriptThread
-from nmapx.model.host import Host, NseHost, Port
+from nmapx.model.host import Host, NseHost, Port, ScanContext
 from nmapx.model.results import NO_STRUCTURE, ScriptResult
 from nmapx.nse.comm import CommError, oops_output_table, oops_text
 from nmapx.nse.errors import NseError, Oops, SocketError
 from nmapx.nse.nmap import TryError
+from nmapx.nse.target import host_xml
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,13 @@ class ScriptEngine:
         self.progress: Any = None
 
     # ------------------------------------------------------------------ messages
+    def take_new_targets(self, scan: ScanContext) -> list[Host]:
+        """The hosts scripts offered with ``target.add`` so far, each taken once, as hosts of
+        ``scan`` (the pipeline scripts and writes them after the input's last host)."""
+        targets = list(self.context.new_targets)
+        self.context.new_targets.clear()
+        return [Host(None, host_xml(t), context=scan, line=0, gap=b"\n") for t in targets]
+
     def message(self, text: str) -> None:
         self.context.message(text)
 
@@ -159,8 +167,7 @@ class ScriptEngine:
             else:
                 await self._run_host(host)
         except TimeoutError:
-            host.port_results.clear()
-            host.host_results.clear()
+            host.discard_results()
             log.warning(
                 "%s: host timeout (%gs) expired during the script scan: its script results are"
                 " discarded, as Nmap does",

@@ -1,10 +1,29 @@
-"""The NSE-shaped library for Python probe scripts: ``nmap``, ``stdnse``, ``shortport``, ``comm``.
+"""The NSE-shaped library for Python probe scripts: everything a script imports.
 
-Named and shaped like their Lua originals so that an NSE script ports line by line::
+Named and shaped like their Lua originals (nselib) so that an NSE script ports line by line::
 
     from nmapx.nse import comm, nmap, shortport, stdnse
+
+and layered the way nselib is: ``nmap`` at the bottom, then ``stdnse``, ``shortport`` and
+``comm`` (which asks ``shortport`` lazily for its SSL guess, as comm.lua does), with ``sockets``
+under ``nmap.new_socket``, ``target`` for new targets and ``errors`` for every error a script
+can meet. ``NseHost`` and ``Port`` are the types of a rule's and an action's arguments, for
+annotations. Of the engine, the library sees only the script-thread context
+(:mod:`nmapx.engine.thread`); protocol libraries go in this package too.
 """
 
-from nmapx.nse import comm, nmap, shortport, stdnse
+from nmapx.model.host import NseHost, Port, Version
+from nmapx.nse import comm, errors, nmap, shortport, sockets, stdnse, target
 
-__all__ = ["comm", "nmap", "shortport", "stdnse"]
+__all__ = [
+    "NseHost",
+    "Port",
+    "Version",
+    "comm",
+    "errors",
+    "nmap",
+    "shortport",
+    "sockets",
+    "stdnse",
+    "target",
+]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from nmapx.engine.thread import CURRENT, current
-from nmapx.model.args import arg_value
+from nmapx.model.args import ArgsTable, arg_value
 from nmapx.model.host import PROTOCOLS, Host, NseHost, Port
 from nmapx.nse.errors import TryError
 from nmapx.nse.sockets import NseSocket
@@ -54,6 +54,8 @@ def _target(host: Any) -> Host:
 
 
 def _port_spec(port: Any) -> tuple[int, str]:
+    number: object
+    protocol: object
     if isinstance(port, Port):
         number, protocol = port.number, port.protocol
     elif isinstance(port, Mapping):
@@ -62,7 +64,7 @@ def _port_spec(port: Any) -> tuple[int, str]:
         raise TypeError("port must be a table with 'number' and 'protocol'")
     if not isinstance(number, int) or isinstance(number, bool):
         raise TypeError("port 'number' field must be an integer")
-    if protocol not in PROTOCOLS:
+    if not isinstance(protocol, str) or protocol not in PROTOCOLS:
         raise ValueError('port \'protocol\' field must be "udp", "tcp" or "sctp"')
     return number, protocol
 
@@ -124,9 +126,11 @@ def version_intensity() -> int:
     if thread.by_name:
         return 9
     value = arg_value(thread.settings.script_args, "script-intensity")
+    if value is None or isinstance(value, ArgsTable):
+        return 7  # int() of a table raised TypeError: the default, as before
     try:
-        return int(value) if value is not None else 7
-    except (TypeError, ValueError):
+        return int(value)
+    except ValueError:
         return 7
 
 
@@ -217,7 +221,7 @@ class Mutex:
 
 
 def mutex(obj: Any) -> Mutex:
-    mutexes = current().engine.registry.setdefault(("nmapx", "mutexes"), {})
+    mutexes: dict[Any, Mutex] = current().engine.registry.setdefault(("nmapx", "mutexes"), {})
     if obj not in mutexes:
         mutexes[obj] = Mutex()
     return mutexes[obj]
@@ -225,5 +229,7 @@ def mutex(obj: Any) -> Mutex:
 
 def condvar(obj: Any) -> asyncio.Condition:
     """``nmap.condvar(obj)``, as an ``asyncio.Condition`` (``async with cv: await cv.wait()``)."""
-    conditions = current().engine.registry.setdefault(("nmapx", "condvars"), {})
+    conditions: dict[Any, asyncio.Condition] = current().engine.registry.setdefault(
+        ("nmapx", "condvars"), {}
+    )
     return conditions.setdefault(obj, asyncio.Condition())

@@ -25,7 +25,7 @@ covers it; the pipeline adds it like a host read from the input.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,10 +34,9 @@ from nmapx.model.args import ArgsTable, arg_value
 from nmapx.nmapxml.escape import xml_text
 
 if TYPE_CHECKING:
-    from nmapx.engine.runner import ScriptEngine
-    from nmapx.model.host import Host, ScanContext
+    pass
 
-__all__ = ["NEWTARGET_REASON", "NewTarget", "add", "allow_new_targets", "host_xml", "take_hosts"]
+__all__ = ["NEWTARGET_REASON", "NewTarget", "add", "allow_new_targets", "host_xml"]
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +117,3 @@ def host_xml(target: NewTarget) -> bytes:
         lines.append("<ports>" + ports + "</ports>")
     lines.append("</host>")
     return "\n".join(lines).encode()
-
-
-def take_hosts(engine: ScriptEngine, context: ScanContext) -> Sequence[Host]:
-    """The new targets offered so far as hosts of ``context``, each taken once."""
-    from nmapx.model.host import Host
-
-    targets = list(engine.context.new_targets)
-    engine.context.new_targets.clear()
-    return [Host(None, host_xml(t), context=context, line=0, gap=b"\n") for t in targets]
