@@ -18,7 +18,7 @@ from nmapx.engine.thread import CURRENT, current
 from nmapx.model.args import ArgsTable, arg_value
 from nmapx.model.host import PROTOCOLS, Host, NseHost, Port
 from nmapx.nse.errors import TryError
-from nmapx.nse.sockets import NseSocket
+from nmapx.nse.sockets import new_socket
 
 __all__ = [
     "TryError",
@@ -104,11 +104,6 @@ def get_ports(host: Any, previous: Port | None, protocol: str, state: str) -> Po
         if port.number > after:
             return port
     return None
-
-
-def new_socket(proto: str = "tcp", af: str | None = None) -> Any:
-    """A new NSE socket (see :mod:`nmapx.nse.sockets`)."""
-    return NseSocket(proto, af)
 
 
 def verbosity() -> int:
