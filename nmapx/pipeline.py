@@ -461,7 +461,7 @@ class _Stream:
         self.pending: deque[tuple[Item, asyncio.Task[None] | None]] = deque()
         #: The last piece written (a cut input is closed after it).
         self.last: Item | None = None
-        self.progress = getattr(engine, "progress", None)  # nmapx.progress.Progress, if shown
+        self.progress = engine.progress  # a nmapx.progress.Progress, when one is shown
 
     async def run(self) -> None:
         """Until the reader's end: accept each piece, write whatever is ready."""

@@ -25,7 +25,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from nmapx.engine.jobs import ChosenScript, Job, host_jobs, phase_levels
 from nmapx.engine.thread import CURRENT, RunContext, RunSettings, ScopeError, ScriptThread
@@ -71,6 +71,17 @@ def _against(thread: ScriptThread) -> str:
     return thread.who()
 
 
+class ProgressHook(Protocol):
+    """What the runner and the pipeline tell a progress display (:class:`nmapx.progress.Progress`
+    is the one nmapx has); declared here so that the engine does not import the display."""
+
+    def probe_queued(self) -> None: ...
+    def probe_started(self) -> None: ...
+    def probe_finished(self, started: bool = True) -> None: ...
+    def host_read(self) -> None: ...
+    def host_done(self, end_offset: int | None = None) -> None: ...
+
+
 class ScriptEngine:
     """Runs chosen scripts against a stream of hosts; see the module docstring."""
 
@@ -89,7 +100,7 @@ class ScriptEngine:
         self._exclusive: dict[tuple[str, str, int], asyncio.Lock] = {}
         self._threads = asyncio.Semaphore(max(1000, options.settings.max_parallelism))
         #: Counts script threads for the progress display (:class:`nmapx.progress.Progress`).
-        self.progress: Any = None
+        self.progress: ProgressHook | None = None
 
     # ------------------------------------------------------------------ messages
     def take_new_targets(self, scan: ScanContext) -> list[Host]:
