@@ -43,7 +43,8 @@ def test_normal_output_reads_a_damaged_level_as_zero(
 
 
 def test_normal_output_numbers_beyond_float_range_are_zero() -> None:
-    from nmapx.output.normal import _int, _msecs
+    from nmapx.model.values import truncated_int as _int
+    from nmapx.output.normal import _msecs
 
     assert [_int("1e999"), _int("-1e999"), _int("nan"), _int("7"), _int("7.9")] == [0, 0, 0, 7, 7]
     assert [_msecs("9" * 400), _msecs("9" * 400 + "ms"), _msecs("1.5s")] == [0, 0, 1500]
@@ -72,7 +73,7 @@ def test_diff_takes_a_start_time_beyond_any_date_as_absent(start: str, tmp_path:
 
 
 def test_report_numbers_are_finite_json() -> None:
-    from nmapx.output.report.data import _float
+    from nmapx.model.values import finite_float_or_none as _float
     from nmapx.output.report.html import _ctime
 
     assert [_float("nan"), _float("inf"), _float("-1e999"), _float("1.5")] == [

@@ -24,6 +24,8 @@ from nmapx.errors import NmapxError
 from nmapx.model.portset import PortSet
 from nmapx.model.reasons import singular_reason
 from nmapx.model.services import service_name
+from nmapx.model.values import float_or_none, int_or
+from nmapx.nmapxml.parsers import safe_parser
 
 if TYPE_CHECKING:
     from libnmap.objects import NmapHost
@@ -136,26 +138,12 @@ class Port:
         )  # fmt: skip
 
 
-def _int(value: str | None, default: int = 0) -> int:
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _version_from(service: etree._Element | None) -> Version:
     if service is None:
         return Version()
     return Version(
         name=service.get("name"),
-        name_confidence=float(_int(service.get("conf"), 3)),
+        name_confidence=float(int_or(service.get("conf"), 3)),
         product=service.get("product"),
         version=service.get("version"),
         extrainfo=service.get("extrainfo"),
@@ -174,11 +162,11 @@ def port_from_element(element: etree._Element) -> Port:
     state = element.find("state")
     version = _version_from(element.find("service"))
     return Port(
-        number=_int(element.get("portid")),
+        number=int_or(element.get("portid")),
         protocol=element.get("protocol", ""),
         state=state.get("state", UNKNOWN_STATE) if state is not None else UNKNOWN_STATE,
         reason=state.get("reason", "") if state is not None else "",
-        reason_ttl=_int(state.get("reason_ttl")) if state is not None else 0,
+        reason_ttl=int_or(state.get("reason_ttl")) if state is not None else 0,
         service=version.name,
         version=version,
     )
@@ -367,7 +355,7 @@ class Host:
         times: dict[str, float] = {}
         if times_el is not None:
             for attribute, key in (("srtt", "srtt"), ("rttvar", "rttvar"), ("to", "timeout")):
-                value = _float(times_el.get(attribute))
+                value = float_or_none(times_el.get(attribute))
                 if value is not None:
                     times[key] = value / 1e6
         names = self.hostnames("PTR")
@@ -378,7 +366,7 @@ class Host:
             name=names[0] if names else "",
             targetname=users[0] if users else None,
             reason=status.get("reason", "") if status is not None else "",
-            reason_ttl=_int(status.get("reason_ttl")) if status is not None else 0,
+            reason_ttl=int_or(status.get("reason_ttl")) if status is not None else 0,
             mac_addr=mac,
             bin_ip=bin_ip,
             times=times,
@@ -392,13 +380,13 @@ class Host:
         """Hops indexed from TTL 1; a hop missing from the XML timed out and is ``{}``."""
         hops: dict[int, dict[str, Any]] = {}
         for hop in self.element.iterfind("trace/hop"):
-            ttl = _int(hop.get("ttl"))
+            ttl = int_or(hop.get("ttl"))
             if ttl <= 0:
                 continue
             entry: dict[str, Any] = {"ip": hop.get("ipaddr")}
             if hop.get("host"):
                 entry["name"] = hop.get("host")
-            rtt = _float(hop.get("rtt"))
+            rtt = float_or_none(hop.get("rtt"))
             if rtt is not None:
                 entry["srtt"] = rtt / 1000
             hops[ttl] = entry
@@ -412,7 +400,7 @@ class Host:
         perfect = [
             match
             for match in self.element.iterfind("os/osmatch")
-            if is_perfect_os_match(_int(match.get("accuracy")), ipv6=ipv6)
+            if is_perfect_os_match(int_or(match.get("accuracy")), ipv6=ipv6)
         ]
         if not perfect or len(perfect) > 8:
             return None
@@ -436,7 +424,7 @@ class Host:
         """First ``<port>`` of each (protocol, number); real files sometimes repeat one."""
         found: dict[tuple[str, int], etree._Element] = {}
         for port in self.element.iterfind("ports/port"):
-            found.setdefault((port.get("protocol", ""), _int(port.get("portid"))), port)
+            found.setdefault((port.get("protocol", ""), int_or(port.get("portid"))), port)
         return found
 
     @property
@@ -461,11 +449,11 @@ class Host:
                         singular_reason(why.get("reason", "")),
                         why.get("proto"),
                         ports,
-                        _int(why.get("count")),
+                        int_or(why.get("count")),
                     )
                 )
             result.append(
-                _ExtraPorts(extra.get("state", ""), _int(extra.get("count")), tuple(reasons))
+                _ExtraPorts(extra.get("state", ""), int_or(extra.get("count")), tuple(reasons))
             )
         return tuple(result)
 
@@ -557,10 +545,8 @@ def parse_attributes(tag_bytes: bytes) -> dict[str, str]:
     return dict(element.attrib)
 
 
-_TAG_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-_HOST_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=False
-)
+_TAG_PARSER = safe_parser()
+_HOST_PARSER = safe_parser()
 
 
 __all__ = [

@@ -30,6 +30,7 @@ from lxml import etree
 
 from nmapx.errors import ExitStatus, HostileInputError, InputError, printable
 from nmapx.model.host import Host, ScanContext
+from nmapx.nmapxml.parsers import safe_parser, safe_pull_parser
 from nmapx.nmapxml.repair import repair
 from nmapx.nmapxml.scan import (
     CutOff,
@@ -93,22 +94,13 @@ class _WellFormedness:
 
 def _new_checker() -> etree.XMLParser:
     """A tree-less parser that checks one host at a time (see :meth:`_Reader.check_host`)."""
-    return etree.XMLParser(
-        # lxml-stubs' ParserTarget demands every callback; lxml calls only those a target has.
-        target=_WellFormedness(),  # type: ignore[arg-type]
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-    )
+    # lxml-stubs' ParserTarget demands every callback; lxml calls only those a target has.
+    return safe_parser(_WellFormedness())  # type: ignore[arg-type]
 
 
 def _new_strict() -> etree.XMLParser:
     """A one-shot parser for a piece checked on its own (never shared between threads)."""
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False
-    )
+    return safe_parser()
 
 
 def _syntax_error(message: str, line: int) -> etree.XMLSyntaxError:
@@ -121,16 +113,7 @@ def _syntax_error(message: str, line: int) -> etree.XMLSyntaxError:
 
 
 def _new_parser() -> etree.XMLPullParser:
-    return etree.XMLPullParser(
-        events=("start", "end"),
-        tag=TOP_LEVEL,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_blank_text=False,
-    )
+    return safe_pull_parser(("start", "end"), TOP_LEVEL)
 
 
 @dataclass(frozen=True, slots=True)

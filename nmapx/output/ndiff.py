@@ -42,6 +42,7 @@ from lxml import etree
 
 from nmapx.errors import ExitStatus, NmapxError
 from nmapx.model.host import Host
+from nmapx.model.values import int_or, int_or_none
 from nmapx.nmapxml.reader import Prologue, TopLevelItem, read_document
 
 log = logging.getLogger(__name__)
@@ -163,17 +164,10 @@ def _local(timestamp: int) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(timestamp)
 
 
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None
-
-
 def _timestamp(text: str | None) -> int | None:
     """An epoch time that has a date here; a damaged one is treated as absent (no banner
     date) instead of failing ``fromtimestamp`` later."""
-    value = _int(text)
+    value = int_or_none(text)
     if value is not None:
         try:
             _local(value)
@@ -209,9 +203,9 @@ def summarize_host(element: etree._Element) -> HostSummary:
         if name is not None and name not in host.hostnames:
             host.hostnames.append(name)
     for extra in element.iterfind("ports/extraports"):
-        host.extraports[extra.get("state")] = _int(extra.get("count")) or 0
+        host.extraports[extra.get("state")] = int_or(extra.get("count"))
     for port in element.iterfind("ports/port"):
-        number = _int(port.get("portid"))
+        number = int_or_none(port.get("portid"))
         protocol = port.get("protocol")
         state = port.find("state")
         if number is None or protocol is None or state is None or state.get("state") is None:
@@ -252,7 +246,7 @@ def load_scan(path: str) -> ScanSummary:
             elif item.name == "runstats":
                 finished = item.element.find("finished")
                 if finished is not None:
-                    scan.end = _int(finished.get("time"))
+                    scan.end = int_or_none(finished.get("time"))
     scan.status = document.status
     return scan
 

@@ -77,6 +77,7 @@ from lxml import etree
 
 from nmapx.model.host import is_perfect_os_match
 from nmapx.model.reasons import singular_reason
+from nmapx.model.values import truncated_int
 from nmapx.nmapxml.escape import escape_for_screen
 
 log = logging.getLogger(__name__)
@@ -116,19 +117,6 @@ def _raw(value: str | None) -> str:
     return "".join(c if c <= "\xff" else c.encode("utf-8").decode("latin-1") for c in value)
 
 
-def _int(value: str | None, default: int = 0) -> int:
-    """Parse an integer attribute leniently; old or damaged files must never raise."""
-    if value is None:
-        return default
-    try:
-        return int(value.strip())
-    except ValueError:
-        try:
-            return int(float(value))
-        except (ValueError, OverflowError):  # "nan"; "1e999" is infinite
-            return default
-
-
 def _local(el: etree._Element) -> str:
     tag = el.tag
     if not isinstance(tag, str):
@@ -145,7 +133,7 @@ def _children(el: etree._Element | None, name: str) -> list[etree._Element]:
 def _level(nmaprun: etree._Element, name: str) -> int:
     """``<verbose level>`` / ``<debugging level>`` of the run, 0 when absent."""
     el = _child(nmaprun, name)
-    return _int(el.get("level")) if el is not None else 0
+    return truncated_int(el.get("level")) if el is not None else 0
 
 
 def _child(el: etree._Element | None, name: str) -> etree._Element | None:
@@ -650,8 +638,8 @@ def format_footer(
     hosts = _child(runstats, "hosts")
     if finished is not None and finished.get("exit") == "error":
         return _raw(finished.get("errormsg") or "") + "\nQUITTING!\n"
-    total = _int(hosts.get("total")) if hosts is not None else 0
-    up = _int(hosts.get("up")) if hosts is not None else 0
+    total = truncated_int(hosts.get("total")) if hosts is not None else 0
+    up = truncated_int(hosts.get("up")) if hosts is not None else 0
     out: list[str] = []
     if context.data_dir and context.data_files_read and context.verbose and not context.debugging:
         out.append(f"Read data files from: {_raw(context.data_dir)}\n")
@@ -763,7 +751,7 @@ def _host_info(host: etree._Element) -> _HostInfo:
         hostname=hostname,
         status=(status.get("state") if status is not None else None) or "up",
         reason=_raw(status.get("reason") if status is not None else None) or "unknown-response",
-        reason_ttl=_int(status.get("reason_ttl") if status is not None else None),
+        reason_ttl=truncated_int(status.get("reason_ttl") if status is not None else None),
     )
 
 
@@ -829,7 +817,7 @@ def _host_header(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
     if ctx.listscan or info.status == "unknown":
         pass
     elif smurf is not None:
-        n = _int(smurf.get("responses"))
+        n = truncated_int(smurf.get("responses"))
         if ctx.noportscan:
             note = " Note -- the actual IP also responded." if up else ""
             out.append(
@@ -849,7 +837,7 @@ def _host_header(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
             if info.reason_ttl:
                 line += f" ttl {info.reason_ttl}"
         times = _child(host, "times")
-        srtt = _int(times.get("srtt"), -1) if times is not None else -1
+        srtt = truncated_int(times.get("srtt"), -1) if times is not None else -1
         if srtt != -1:
             line += f" ({_num_to_string_sigdigits(srtt / 1000000.0, 2)}s latency)"
         out.append(line + ".\n")
@@ -877,7 +865,7 @@ def _service_name(port: etree._Element, state: str, ctx: NormalContext) -> str:
     tunnel = "ssl/" if svc is not None and svc.get("tunnel") == "ssl" else ""
     name = _raw(svc.get("name")) if svc is not None else ""
     if name and name != "unknown":
-        conf = _int(svc.get("conf"), 3) if svc is not None else 3
+        conf = truncated_int(svc.get("conf"), 3) if svc is not None else 3
         guessed = ctx.servicescan and state == "open" and (svc is None or conf <= 5)
         text = f"{tunnel}{name}{'?' if guessed else ''}"
     else:
@@ -933,7 +921,7 @@ def _port_reason(state_el: etree._Element | None) -> str:
     reason = singular_reason(reason)
     ip = state_el.get("reason_ip")
     text = f"{reason} from {_raw(ip)}" if ip else reason
-    ttl = _int(state_el.get("reason_ttl"))
+    ttl = truncated_int(state_el.get("reason_ttl"))
     return f"{text} ttl {ttl}" if ttl else text
 
 
@@ -974,9 +962,9 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
     if not extras and not ports:
         return ""
     out: list[str] = []
-    if (ctx.verbose > 1 or ctx.debugging) and _int(host.get("starttime")):
-        start = _int(host.get("starttime"))
-        end = _int(host.get("endtime"), start)
+    if (ctx.verbose > 1 or ctx.debugging) and truncated_int(host.get("starttime")):
+        start = truncated_int(host.get("starttime"))
+        end = truncated_int(host.get("endtime"), start)
         try:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(start))
         except (OverflowError, OSError, ValueError):  # no date: a damaged starttime
@@ -985,9 +973,9 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
             out.append(f"Scanned at {stamp} for {end - start}s\n")
 
     unit = "protocol" if ctx.ipprotscan else "port"
-    num_ignored = sum(_int(e.get("count")) for e in extras)
+    num_ignored = sum(truncated_int(e.get("count")) for e in extras)
     for n, extra in enumerate(extras):
-        count = _int(extra.get("count"))
+        count = truncated_int(extra.get("count"))
         state = _raw(extra.get("state"))
         if n == 0:
             if not ports:
@@ -998,7 +986,7 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
         else:
             out.append(", ")
         plural = "" if count == 1 else "s"
-        reasons = [r for r in _children(extra, "extrareasons") if _int(r.get("count")) > 0]
+        reasons = [r for r in _children(extra, "extrareasons") if truncated_int(r.get("count")) > 0]
         if not reasons:
             out.append(f"{count} {state} {unit}{plural}")
             continue
@@ -1008,7 +996,7 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
             reason = singular_reason(reason)
             proto = r.get("proto") or _extraports_proto(extra, ports_el)
             what = f"{_raw(proto)} {unit}" if proto else unit
-            parts.append(f"{_int(r.get('count'))} {state} {what}{plural} ({reason})")
+            parts.append(f"{truncated_int(r.get('count'))} {state} {what}{plural} ({reason})")
         out.append(", ".join(parts))
     out.append("\n")
     if not ports:
@@ -1036,7 +1024,7 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
             state_el = _child(port, "state")
             svc = _child(port, "service")
             name = _raw(svc.get("name")) if svc is not None and svc.get("name") else "unknown"
-            table.add(row, 0, str(_int(port.get("portid"))))
+            table.add(row, 0, str(truncated_int(port.get("portid"))))
             table.add(row, 1, _raw(state_el.get("state")) if state_el is not None else "")
             table.add(row, 2, name)
             if reasoncol > 0:
@@ -1049,7 +1037,7 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
             state_el = _child(port, "state")
             state = _raw(state_el.get("state")) if state_el is not None else ""
             svc = _child(port, "service")
-            table.add(row, 0, f"{_int(port.get('portid'))}/{_raw(port.get('protocol'))}")
+            table.add(row, 0, f"{truncated_int(port.get('portid'))}/{_raw(port.get('protocol'))}")
             table.add(row, 1, state)
             table.add(row, 2, _service_name(port, state, ctx))
             if reasoncol > 0:
@@ -1094,7 +1082,7 @@ def _has_filtered(ports_el: etree._Element) -> bool:
         if st is not None and st.get("state") == "filtered":
             return True
     return any(
-        e.get("state") == "filtered" and _int(e.get("count")) > 0
+        e.get("state") == "filtered" and truncated_int(e.get("count")) > 0
         for e in _children(ports_el, "extraports")
     )
 
@@ -1117,11 +1105,11 @@ def _state_counts(host: etree._Element) -> dict[tuple[str, str], int]:
         if reasons:
             for r in reasons:
                 key = (r.get("proto") or "", state)
-                counts[key] = counts.get(key, 0) + _int(r.get("count"))
+                counts[key] = counts.get(key, 0) + truncated_int(r.get("count"))
         else:
             proto = _extraports_proto(e, ports_el) or "tcp"
             key = (proto, state)
-            counts[key] = counts.get(key, 0) + _int(e.get("count"))
+            counts[key] = counts.get(key, 0) + truncated_int(e.get("count"))
     return counts
 
 
@@ -1150,7 +1138,7 @@ def _os_class(el: etree._Element, accuracy: int) -> _OSClass:
         family=_raw(el.get("osfamily")),
         gen=_raw(gen) if gen is not None else None,
         cpes=[_raw(c.text) for c in _children(el, "cpe") if c.text],
-        accuracy=_int(el.get("accuracy"), accuracy),
+        accuracy=truncated_int(el.get("accuracy"), accuracy),
     )
 
 
@@ -1172,7 +1160,7 @@ def _rule_reason(
     if ("closed", "tcp") not in used:
         return "Missing a closed TCP port so results incomplete"
     dist_el = _child(host, "distance")
-    distance = _int(dist_el.get("value"), -1) if dist_el is not None else -1
+    distance = truncated_int(dist_el.get("value"), -1) if dist_el is not None else -1
     if distance < -1:
         return f"Host distance ({distance} network hops) appears to be negative"
     if distance > 5:
@@ -1256,7 +1244,7 @@ def _os_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> str
         out.append(_os_matches(os_el, host, info, ctx))
     uptime = _child(host, "uptime")
     if uptime is not None and ctx.verbose:
-        days = _int(uptime.get("seconds")) / 86400
+        days = truncated_int(uptime.get("seconds")) / 86400
         lastboot = uptime.get("lastboot")
         if lastboot is not None:
             out.append(f"Uptime guess: {days:.3f} days (since {_raw(lastboot)})\n")
@@ -1264,13 +1252,13 @@ def _os_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> str
             out.append(f"Uptime guess: {days:.3f} days\n")
     distance = _child(host, "distance")
     if distance is not None:
-        d = _int(distance.get("value"), -1)
+        d = truncated_int(distance.get("value"), -1)
         if d != -1:
             out.append(f"Network Distance: {d} hop{'' if d == 1 else 's'}\n")
     tcpseq = _child(host, "tcpsequence")
     if tcpseq is not None and ctx.verbose:
         out.append(
-            f"TCP Sequence Prediction: Difficulty={_int(tcpseq.get('index'))} "
+            f"TCP Sequence Prediction: Difficulty={truncated_int(tcpseq.get('index'))} "
             f"({_raw(tcpseq.get('difficulty'))})\n"
         )
     ipid = _child(host, "ipidsequence")
@@ -1290,7 +1278,7 @@ def _os_matches(
 ) -> str:
     matches = _children(os_el, "osmatch")
     names = [_raw(m.get("name")) for m in matches]
-    accs = [_int(m.get("accuracy")) for m in matches]
+    accs = [truncated_int(m.get("accuracy")) for m in matches]
     num_perfect = _num_perfect(accs, info)
     fp_el = _child(os_el, "osfingerprint")
     fp = _raw(fp_el.get("fingerprint")) if fp_el is not None else None
@@ -1328,7 +1316,7 @@ def _os_matches(
     classes: list[_OSClass] = []
     legacy = _children(os_el, "osclass")
     if legacy:
-        classes = [_os_class(c, _int(c.get("accuracy"))) for c in legacy]
+        classes = [_os_class(c, truncated_int(c.get("accuracy"))) for c in legacy]
         perfect_classes = _num_perfect([c.accuracy for c in classes], info)
     else:
         perfect_classes = 0
@@ -1494,7 +1482,7 @@ def _traceroute(trace: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
     port = trace.get("port")
     proto = trace.get("proto")
     if port is not None and proto is not None:
-        title = f"TRACEROUTE (using port {_int(port)}/{_raw(proto)})"
+        title = f"TRACEROUTE (using port {truncated_int(port)}/{_raw(proto)})"
     elif proto is not None:
         if proto.isdigit():
             num = int(proto)
@@ -1505,7 +1493,9 @@ def _traceroute(trace: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
         title = f"TRACEROUTE (using proto {num}/{name})"
     else:
         direct = (
-            len(hops) == 1 and _int(hops[0].get("ttl")) == 1 and hops[0].get("ipaddr") == info.ip
+            len(hops) == 1
+            and truncated_int(hops[0].get("ttl")) == 1
+            and hops[0].get("ipaddr") == info.ip
         )
         if ":" in info.ip and not direct:
             title = "TRACEROUTE (using proto 58/ipv6-icmp)"
@@ -1518,7 +1508,7 @@ def _traceroute(trace: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
     table.add(head, 2, "ADDRESS")
     expected = 1
     for hop in hops:
-        ttl = _int(hop.get("ttl"))
+        ttl = truncated_int(hop.get("ttl"))
         if ttl > expected:
             # Hops the XML left out timed out.
             if ctx.debugging:

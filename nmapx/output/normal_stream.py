@@ -20,12 +20,13 @@ from lxml import etree
 
 from nmapx.model.host import Host
 from nmapx.model.results import ScriptResult
+from nmapx.model.values import truncated_int
+from nmapx.nmapxml.parsers import safe_parser
 from nmapx.nmapxml.reader import Epilogue, Prologue, TopLevelItem, Truncation
 from nmapx.output.atomic import AtomicOutput
 from nmapx.output.base import ScriptPhaseResults, StreamItem
 from nmapx.output.normal import (
     NormalContext,
-    _int,
     encode_normal,
     format_footer,
     format_header,
@@ -35,7 +36,7 @@ from nmapx.output.normal import (
 )
 from nmapx.output.xml import enriched_element, wrap_scripts
 
-_SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+_SAFE = safe_parser()
 
 
 def _element(raw: bytes) -> etree._Element:
@@ -114,7 +115,7 @@ class NormalWriter:
         elif item.name in ("verbose", "debugging"):
             # Leniently, as NormalContext.from_root reads them: a damaged level is 0, never
             # a traceback.
-            level = _int(element.get("level"))
+            level = truncated_int(element.get("level"))
             if item.name == "verbose":
                 self._verbose = level
             else:

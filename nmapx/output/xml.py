@@ -21,7 +21,9 @@ from lxml import etree
 from nmapx.errors import NmapxError
 from nmapx.model.host import Host, parse_attributes
 from nmapx.model.results import ScriptResult
+from nmapx.model.values import int_or
 from nmapx.nmapxml.escape import xml_text
+from nmapx.nmapxml.parsers import safe_parser
 from nmapx.nmapxml.reader import Epilogue, Prologue, TopLevelItem, Truncation
 from nmapx.nmapxml.scan import Tag, iter_tags
 from nmapx.output.atomic import AtomicOutput
@@ -128,9 +130,7 @@ def enriched_bytes(host: Host) -> bytes:
     return host.enriched
 
 
-_ENRICHED_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-)
+_ENRICHED_PARSER = safe_parser()
 
 
 def enriched_element(host: Host) -> etree._Element:
@@ -243,7 +243,7 @@ class XmlWriter:
         if isinstance(item, Prologue):
             self.out.write(item.raw)
             self._empty_root = item.empty_root
-            self.start_time = self.last_time = _int(item.root.get("start"))
+            self.start_time = self.last_time = int_or(item.root.get("start"))
         elif isinstance(item, Host):
             self._past_header = True
             self._before(item.gap)
@@ -300,7 +300,7 @@ class XmlWriter:
         if item.name == "host" or item.element is None:
             return
         for key in ("time", "endtime"):
-            self.last_time = max(self.last_time, _int(item.element.get(key)))
+            self.last_time = max(self.last_time, int_or(item.element.get(key)))
 
     def _count(self, host: Host) -> None:
         # Nmap writes <status> first; looking at the raw prefix avoids building anything.
@@ -375,10 +375,3 @@ class XmlWriter:
 _HOST_ENDTIME = re.compile(
     rb"""<host\s(?:[^>"']|"[^"]*"|'[^']*')*?\sendtime=["']([0-9]{1,12})["']"""
 )
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value) if value else 0
-    except ValueError:
-        return 0

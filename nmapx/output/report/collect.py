@@ -17,13 +17,14 @@ from lxml import etree
 
 from nmapx.model.host import Host
 from nmapx.model.results import ScriptResult
+from nmapx.nmapxml.parsers import safe_parser
 from nmapx.nmapxml.reader import Prologue, TopLevelItem, Truncation
 from nmapx.output.base import ScriptPhaseResults, StreamItem
 from nmapx.output.report.data import host_data, note_runstats, scan_data, script_data
 from nmapx.output.report.spill import HostSpill
 from nmapx.output.xml import enriched_element
 
-_SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+_SAFE = safe_parser()
 
 
 def _results_as_scripts(results: Iterable[ScriptResult]) -> list[dict[str, Any]]:

@@ -7,30 +7,13 @@ order, unkeyed items and repeated keys exactly as Nmap wrote them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 from lxml import etree
 
 from nmapx.model.host import Host
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    """A finite number or None: ``nan`` and ``inf`` would become ``NaN``/``Infinity`` in the
-    report's JSON, which is no JSON at all (the page's ``JSON.parse`` refuses it)."""
-    try:
-        number = float(value) if value is not None else None
-    except ValueError:
-        return None
-    return number if number is None or math.isfinite(number) else None
+from nmapx.model.values import finite_float_or_none, int_or, int_or_none
 
 
 def script_nodes(element: etree._Element) -> list[dict[str, Any]]:
@@ -60,7 +43,7 @@ def _service(port: etree._Element) -> tuple[dict[str, Any] | None, list[str]]:
     keys = ("name", "product", "version", "extrainfo", "hostname", "ostype", "devicetype",
             "tunnel", "method")  # fmt: skip
     data: dict[str, Any] = {key: service.get(key) for key in keys if service.get(key) is not None}
-    data["conf"] = _int(service.get("conf"))
+    data["conf"] = int_or_none(service.get("conf"))
     return data, [cpe.text or "" for cpe in service.iterfind("cpe")]
 
 
@@ -71,10 +54,10 @@ def port_data(port: etree._Element, added_ids: Iterable[str] = ()) -> dict[str, 
     owner = port.find("owner")
     return {
         "protocol": port.get("protocol", ""),
-        "portid": _int(port.get("portid")) or 0,
+        "portid": int_or(port.get("portid")),
         "state": state.get("state", "") if state is not None else "",
         "reason": state.get("reason", "") if state is not None else "",
-        "reason_ttl": _int(state.get("reason_ttl")) if state is not None else None,
+        "reason_ttl": int_or_none(state.get("reason_ttl")) if state is not None else None,
         "owner": owner.get("name") if owner is not None else None,
         "service": service,
         "cpe": cpe,
@@ -89,17 +72,17 @@ def host_data(host: Host, element: etree._Element | None = None, scan: str = "")
     added_ports = {key: [r.id for r in results] for key, results in host.port_results.items()}
     added_host = {r.id for r in host.host_results}
     ports = [
-        port_data(p, added_ports.get((p.get("protocol", ""), _int(p.get("portid")) or 0), ()))
+        port_data(p, added_ports.get((p.get("protocol", ""), int_or(p.get("portid"))), ()))
         for p in el.iterfind("ports/port")
     ]
     extraports = [
         {
             "state": extra.get("state", ""),
-            "count": _int(extra.get("count")) or 0,
+            "count": int_or(extra.get("count")),
             "reasons": [
                 {
                     "reason": why.get("reason", ""),
-                    "count": _int(why.get("count")) or 0,
+                    "count": int_or(why.get("count")),
                     "proto": why.get("proto"),
                     "ports": why.get("ports"),
                 }
@@ -127,9 +110,9 @@ def host_data(host: Host, element: etree._Element | None = None, scan: str = "")
         ],
         "status": status.get("state", "unknown") if status is not None else "unknown",
         "reason": status.get("reason", "") if status is not None else "",
-        "reason_ttl": _int(status.get("reason_ttl")) if status is not None else None,
-        "starttime": _int(el.get("starttime")),
-        "endtime": _int(el.get("endtime")),
+        "reason_ttl": int_or_none(status.get("reason_ttl")) if status is not None else None,
+        "starttime": int_or_none(el.get("starttime")),
+        "endtime": int_or_none(el.get("endtime")),
         "ports": ports,
         "extraports": extraports,
         "hostscripts": [
@@ -138,14 +121,14 @@ def host_data(host: Host, element: etree._Element | None = None, scan: str = "")
         "os": [
             {
                 "name": m.get("name", ""),
-                "accuracy": _int(m.get("accuracy")),
+                "accuracy": int_or_none(m.get("accuracy")),
                 "classes": [
                     {
                         "type": c.get("type"),
                         "vendor": c.get("vendor"),
                         "osfamily": c.get("osfamily"),
                         "osgen": c.get("osgen"),
-                        "accuracy": _int(c.get("accuracy")),
+                        "accuracy": int_or_none(c.get("accuracy")),
                         "cpe": [cpe.text or "" for cpe in c.iterfind("cpe")],
                     }
                     for c in m.iterfind("osclass")
@@ -154,16 +137,16 @@ def host_data(host: Host, element: etree._Element | None = None, scan: str = "")
             for m in el.iterfind("os/osmatch")
         ],
         "uptime": (
-            {"seconds": _int(uptime.get("seconds")), "lastboot": uptime.get("lastboot")}
+            {"seconds": int_or_none(uptime.get("seconds")), "lastboot": uptime.get("lastboot")}
             if uptime is not None
             else None
         ),
-        "distance": _int(distance.get("value")) if distance is not None else None,
+        "distance": int_or_none(distance.get("value")) if distance is not None else None,
         "trace": [
             {
-                "ttl": _int(hop.get("ttl")),
+                "ttl": int_or_none(hop.get("ttl")),
                 "ipaddr": hop.get("ipaddr", ""),
-                "rtt": _float(hop.get("rtt")),
+                "rtt": finite_float_or_none(hop.get("rtt")),
                 "host": hop.get("host"),
             }
             for hop in el.iterfind("trace/hop")
@@ -181,7 +164,7 @@ def scan_data(label: str, root: etree._Element | None) -> dict[str, Any]:
         "scanner": attrib.get("scanner", ""),
         "args": attrib.get("args", ""),
         "version": attrib.get("version", ""),
-        "start": _int(attrib.get("start")),
+        "start": int_or_none(attrib.get("start")),
         "startstr": attrib.get("startstr", ""),
         "end": None,
         "endstr": "",
@@ -200,8 +183,8 @@ def scan_data(label: str, root: etree._Element | None) -> dict[str, Any]:
 def note_runstats(scan: dict[str, Any], runstats: etree._Element) -> None:
     finished = runstats.find("finished")
     if finished is not None:
-        scan["end"] = _int(finished.get("time"))
+        scan["end"] = int_or_none(finished.get("time"))
         scan["endstr"] = finished.get("timestr", "")
-        scan["elapsed"] = _float(finished.get("elapsed"))
+        scan["elapsed"] = finite_float_or_none(finished.get("elapsed"))
         scan["exit"] = finished.get("exit")
         scan["errormsg"] = finished.get("errormsg")
