@@ -18,7 +18,8 @@ __version__ = "0.1.0"
 from nmapx.api import RunResult, run
 from nmapx.engine.options import RunOptions
 from nmapx.errors import ExitStatus, NmapxError
-from nmapx.model.host import Host, Port, ScanContext, Version
+from nmapx.model.host import Host, ScanContext
+from nmapx.model.ports import Port, Version
 from nmapx.model.results import ScriptResult
 from nmapx.nmapxml.reader import Document, read_bytes, read_document
 from nmapx.pipeline import Outputs

@@ -18,7 +18,8 @@ from nmapx.engine.jobs import (
 )
 from nmapx.engine.loader import Script
 from nmapx.engine.thread import CURRENT, RunContext, ScriptThread
-from nmapx.model.host import Host, Port, ScanContext
+from nmapx.model.host import Host, ScanContext
+from nmapx.model.ports import Port
 from nmapx.nse import nmap
 
 PORT = '<port protocol="{protocol}" portid="{number}"><state state="{state}" reason="x"/></port>'

@@ -25,7 +25,8 @@ import pytest
 
 from nmapx.engine import thread as context
 from nmapx.engine.thread import RunContext, RunSettings, ScopeError, ScriptThread
-from nmapx.model.host import NseHost, Port, Version
+from nmapx.model.host import NseHost
+from nmapx.model.ports import Port, Version
 from nmapx.nse import comm
 from nmapx.nse.errors import CommError, NotConnectedError, NseError, Oops, SocketError
 from nmapx.nse.sockets import DEFAULT_TIMEOUT, MAX_READ, NseSocket

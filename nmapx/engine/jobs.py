@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from nmapx.engine.loader import Script
-    from nmapx.model.host import Host, Port
+    from nmapx.model.host import Host
+    from nmapx.model.ports import Port
 
 __all__ = [
     "PORTRULE_STATES",

@@ -41,7 +41,8 @@ from nmapx.engine.jobs import PORTRULE_STATES, ChosenScript, host_jobs
 from nmapx.engine.runner import ScriptEngine
 from nmapx.engine.thread import CURRENT, ScriptThread
 from nmapx.errors import ExitStatus
-from nmapx.model.host import Host, Port
+from nmapx.model.host import Host
+from nmapx.model.ports import Port
 from nmapx.nmapxml.reader import Document, Prologue
 
 log = logging.getLogger(__name__)

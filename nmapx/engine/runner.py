@@ -29,7 +29,8 @@ from typing import Any, Protocol, TypeVar
 
 from nmapx.engine.jobs import ChosenScript, Job, host_jobs, phase_levels
 from nmapx.engine.thread import CURRENT, RunContext, RunSettings, ScopeError, ScriptThread
-from nmapx.model.host import Host, NseHost, Port, ScanContext
+from nmapx.model.host import Host, NseHost, ScanContext
+from nmapx.model.ports import Port
 from nmapx.model.results import NO_STRUCTURE, ScriptResult
 from nmapx.nse.comm import CommError, oops_output_table, oops_text
 from nmapx.nse.errors import NseError, Oops, SocketError

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from nmapx.model.args import ArgsTable
 
 if TYPE_CHECKING:
-    from nmapx.model.host import Host, Port
+    from nmapx.model.host import Host
+    from nmapx.model.ports import Port
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ built only when asked for, so a pass-through with nothing to run pays for none o
 * ``host.nmap_host``: a python-libnmap ``NmapHost``, the API most Python users already know;
 * ``host.nse``: the NSE-shaped host table (docs/nse-semantics.md §2.1), what ported scripts read;
 * ``host.ports`` / ``host.get_port_state()``: NSE port tables (§2.2), for *any* scanned port,
-  including those Nmap folded into ``<extraports>`` (§2.3).
+  including those Nmap folded into ``<extraports>`` (§2.3). The tables, and every rule that
+  derives a port's state, are :mod:`nmapx.model.ports`; the host only finds its elements.
 """
 
 from __future__ import annotations
@@ -21,9 +22,15 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 
 from nmapx.errors import NmapxError
+from nmapx.model.ports import (
+    PROTOCOLS,
+    ExtraPorts,
+    Port,
+    extraports_of,
+    folded_port,
+    port_from_element,
+)
 from nmapx.model.portset import PortSet
-from nmapx.model.reasons import singular_reason
-from nmapx.model.services import service_name
 from nmapx.model.values import float_or_none, int_or
 from nmapx.nmapxml.parsers import safe_parser
 
@@ -31,10 +38,6 @@ if TYPE_CHECKING:
     from libnmap.objects import NmapHost
 
     from nmapx.model.results import ScriptResult
-
-PROTOCOLS = ("tcp", "udp", "sctp")
-#: Nmap's name for a state nobody can know; also what Nmap itself calls PORT_UNKNOWN.
-UNKNOWN_STATE = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,102 +85,6 @@ class ScanContext:
     @property
     def protocols(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(info.protocol for info in self.scaninfo))
-
-
-@dataclass(slots=True)
-class Version:
-    """NSE's ``port.version`` table (§2.2)."""
-
-    name: str | None = None
-    #: A float, as in NSE (``lua_pushnumber``): scripts that print it show ``10.0``.
-    name_confidence: float = 3.0
-    product: str | None = None
-    version: str | None = None
-    extrainfo: str | None = None
-    hostname: str | None = None
-    ostype: str | None = None
-    devicetype: str | None = None
-    service_tunnel: str = "none"
-    service_fp: str | None = None
-    service_dtype: str = "table"
-    cpe: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Port:
-    """NSE's port table (§2.2). ``state`` may be ``"unknown"``, see ``possible_states``."""
-
-    number: int
-    protocol: str
-    state: str
-    reason: str = ""
-    reason_ttl: int = 0
-    service: str | None = None
-    version: Version = field(default_factory=Version)
-    #: Where the state came from: ``"port"`` (a ``<port>`` element) or ``"extraports"``.
-    origin: str = "port"
-    #: When ``state`` is ``"unknown"``: the extraports states this port may be in.
-    possible_states: tuple[str, ...] = ()
-
-    def __getitem__(self, key: str) -> Any:
-        """Allow ``port["number"]`` so that code written against NSE tables reads naturally."""
-        return getattr(self, key)
-
-    def copy(self) -> Port:
-        """A script thread's own copy (NSE gives every thread a copy of the port table)."""
-        version = self.version
-        return Port(
-            self.number, self.protocol, self.state, self.reason, self.reason_ttl, self.service,
-            Version(
-                version.name, version.name_confidence, version.product, version.version,
-                version.extrainfo, version.hostname, version.ostype, version.devicetype,
-                version.service_tunnel, version.service_fp, version.service_dtype,
-                list(version.cpe),
-            ),
-            self.origin, self.possible_states,
-        )  # fmt: skip
-
-
-def _version_from(service: etree._Element | None) -> Version:
-    if service is None:
-        return Version()
-    return Version(
-        name=service.get("name"),
-        name_confidence=float(int_or(service.get("conf"), 3)),
-        product=service.get("product"),
-        version=service.get("version"),
-        extrainfo=service.get("extrainfo"),
-        hostname=service.get("hostname"),
-        ostype=service.get("ostype"),
-        devicetype=service.get("devicetype"),
-        service_tunnel="ssl" if service.get("tunnel") == "ssl" else "none",
-        service_fp=service.get("servicefp"),
-        service_dtype=service.get("method", "table"),
-        cpe=[cpe.text or "" for cpe in service.iterfind("cpe")],
-    )
-
-
-def port_from_element(element: etree._Element) -> Port:
-    """Build the NSE port table of one ``<port>`` element."""
-    state = element.find("state")
-    version = _version_from(element.find("service"))
-    return Port(
-        number=int_or(element.get("portid")),
-        protocol=element.get("protocol", ""),
-        state=state.get("state", UNKNOWN_STATE) if state is not None else UNKNOWN_STATE,
-        reason=state.get("reason", "") if state is not None else "",
-        reason_ttl=int_or(state.get("reason_ttl")) if state is not None else 0,
-        service=version.name,
-        version=version,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _ExtraPorts:
-    state: str
-    count: int
-    #: (reason, protocol or None, ports or None, count) per ``<extrareasons>``.
-    reasons: tuple[tuple[str, str | None, PortSet | None, int], ...]
 
 
 @dataclass
@@ -434,28 +341,8 @@ class Host:
             yield port_from_element(element)
 
     @cached_property
-    def _extraports(self) -> tuple[_ExtraPorts, ...]:
-        result = []
-        for extra in self.element.iterfind("ports/extraports"):
-            reasons = []
-            for why in extra.iterfind("extrareasons"):
-                ports_text = why.get("ports")
-                try:
-                    ports = PortSet.parse(ports_text) if ports_text is not None else None
-                except ValueError:
-                    ports = None
-                reasons.append(
-                    (
-                        singular_reason(why.get("reason", "")),
-                        why.get("proto"),
-                        ports,
-                        int_or(why.get("count")),
-                    )
-                )
-            result.append(
-                _ExtraPorts(extra.get("state", ""), int_or(extra.get("count")), tuple(reasons))
-            )
-        return tuple(result)
+    def _extraports(self) -> tuple[ExtraPorts, ...]:
+        return extraports_of(self.element)
 
     def get_port_state(self, number: int, protocol: str) -> Port | None:
         """NSE's ``nmap.get_port_state``: the port table of any scanned port, or None.
@@ -476,44 +363,7 @@ class Host:
             return port_from_element(element)
         if number not in self.context.scanned(protocol):
             return None
-        return self._extraport(number, protocol)
-
-    def _extraport(self, number: int, protocol: str) -> Port:
-        candidates: dict[str, set[str]] = {}  # state -> reasons that may apply
-        for extra in self._extraports:
-            if extra.count <= 0:
-                continue
-            if not extra.reasons:
-                candidates.setdefault(extra.state, set())
-                continue
-            for reason, proto, ports, _count in extra.reasons:
-                if proto is not None and proto != protocol:
-                    continue
-                if ports is None:
-                    candidates.setdefault(extra.state, set()).add(reason)
-                elif number in ports:
-                    return self._folded_port(number, protocol, extra.state, reason)
-        if len(candidates) == 1:
-            state, reasons = candidates.popitem()
-            return self._folded_port(
-                number, protocol, state, reasons.pop() if len(reasons) == 1 else ""
-            )
-        port = self._folded_port(number, protocol, UNKNOWN_STATE, "")
-        port.possible_states = tuple(candidates)
-        return port
-
-    @staticmethod
-    def _folded_port(number: int, protocol: str, state: str, reason: str) -> Port:
-        name = service_name(number, protocol)
-        return Port(
-            number=number,
-            protocol=protocol,
-            state=state,
-            reason=reason,
-            service=name,
-            version=Version(name=name),
-            origin="extraports",
-        )
+        return folded_port(number, protocol, self._extraports)
 
     # ----------------------------------------------------------------- results
     def add_port_result(self, protocol: str, number: int, result: ScriptResult) -> None:
@@ -550,13 +400,10 @@ _HOST_PARSER = safe_parser()
 
 
 __all__ = [
-    "UNKNOWN_STATE",
     "Host",
     "NseHost",
-    "Port",
     "ScanContext",
     "ScanInfo",
-    "Version",
-    "port_from_element",
-    "singular_reason",
+    "is_perfect_os_match",
+    "parse_attributes",
 ]

@@ -12,7 +12,8 @@ annotations. Of the engine, the library sees only the script-thread context
 (:mod:`nmapx.engine.thread`); protocol libraries go in this package too.
 """
 
-from nmapx.model.host import NseHost, Port, Version
+from nmapx.model.host import NseHost
+from nmapx.model.ports import Port, Version
 from nmapx.nse import comm, errors, nmap, shortport, sockets, stdnse, target
 
 __all__ = [

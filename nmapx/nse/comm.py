@@ -272,7 +272,7 @@ def _field(table: Any, key: str) -> Any:
 
 def _bestoption(port: Any) -> tuple[str, str]:
     """comm.lua ``bestoption``: which of SSL and plain TCP to try first on this port."""
-    from nmapx.model.host import Port, Version
+    from nmapx.model.ports import Port, Version
     from nmapx.nse import shortport
 
     if isinstance(port, int) and not isinstance(port, bool):

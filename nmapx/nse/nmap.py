@@ -16,7 +16,8 @@ from typing import Any
 
 from nmapx.engine.thread import CURRENT, current
 from nmapx.model.args import ArgsTable, arg_value
-from nmapx.model.host import PROTOCOLS, Host, NseHost, Port
+from nmapx.model.host import Host, NseHost
+from nmapx.model.ports import PROTOCOLS, Port
 from nmapx.nse.errors import TryError
 from nmapx.nse.sockets import new_socket
 

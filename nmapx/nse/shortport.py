@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from nmapx.model.host import Port
+from nmapx.model.ports import Port
 
 PortRule = Callable[[Any, Port], bool]
 DEFAULT_STATES = ("open", "open|filtered")

@@ -42,7 +42,8 @@ from lxml import etree
 
 from nmapx.errors import ExitStatus, NmapxError
 from nmapx.model.host import Host
-from nmapx.model.values import int_or, int_or_none
+from nmapx.model.ports import extraports_of
+from nmapx.model.values import int_or_none
 from nmapx.nmapxml.reader import Prologue, TopLevelItem, read_document
 
 log = logging.getLogger(__name__)
@@ -202,8 +203,8 @@ def summarize_host(element: etree._Element) -> HostSummary:
         name = hostname.get("name")
         if name is not None and name not in host.hostnames:
             host.hostnames.append(name)
-    for extra in element.iterfind("ports/extraports"):
-        host.extraports[extra.get("state")] = int_or(extra.get("count"))
+    for extra in extraports_of(element):
+        host.extraports[extra.state] = extra.count
     for port in element.iterfind("ports/port"):
         number = int_or_none(port.get("portid"))
         protocol = port.get("protocol")

@@ -76,6 +76,7 @@ from dataclasses import dataclass, replace
 from lxml import etree
 
 from nmapx.model.host import is_perfect_os_match
+from nmapx.model.ports import ExtraPorts, displayed_protocol, read_extraports, state_counts
 from nmapx.model.reasons import singular_reason
 from nmapx.model.values import truncated_int
 from nmapx.nmapxml.escape import escape_for_screen
@@ -944,20 +945,20 @@ def _wrap_servicefp(fp: str) -> str:
     return "".join(out) + tail
 
 
-def _extraports_proto(extra: etree._Element, ports_el: etree._Element) -> str | None:
-    """Protocol of an old ``<extrareasons>`` without ``proto``: the host's only protocol."""
-    protos = {p.get("protocol") for p in _children(ports_el, "port")}
-    protos.discard(None)
-    if len(protos) == 1:
-        return protos.pop()
-    return None
+def _extraports(ports_el: etree._Element | None) -> list[ExtraPorts]:
+    """The ``<extraports>`` of a host's ``<ports>``, as ``-oN`` reads every element (tags by
+    local name, see :func:`_children`) and every number (:func:`truncated_int`)."""
+    return [
+        read_extraports(extra, _children(extra, "extrareasons"), number=truncated_int)
+        for extra in _children(ports_el, "extraports")
+    ]
 
 
 def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> str:
     ports_el = _child(host, "ports")
     if ports_el is None or ctx.noportscan:
         return ""
-    extras = _children(ports_el, "extraports")
+    extras = _extraports(ports_el)
     ports = _children(ports_el, "port")
     if not extras and not ports:
         return ""
@@ -973,10 +974,11 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
             out.append(f"Scanned at {stamp} for {end - start}s\n")
 
     unit = "protocol" if ctx.ipprotscan else "port"
-    num_ignored = sum(truncated_int(e.get("count")) for e in extras)
+    num_ignored = sum(e.count for e in extras)
+    listed_protocols = [p.get("protocol") for p in ports]
     for n, extra in enumerate(extras):
-        count = truncated_int(extra.get("count"))
-        state = _raw(extra.get("state"))
+        count = extra.count
+        state = _raw(extra.state)
         if n == 0:
             if not ports:
                 out.append(
@@ -986,17 +988,17 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
         else:
             out.append(", ")
         plural = "" if count == 1 else "s"
-        reasons = [r for r in _children(extra, "extrareasons") if truncated_int(r.get("count")) > 0]
+        reasons = [r for r in extra.reasons if r.count > 0]
         if not reasons:
             out.append(f"{count} {state} {unit}{plural}")
             continue
         parts = []
         for r in reasons:
-            reason = _raw(r.get("reason"))
+            reason = _raw(r.reason)
             reason = singular_reason(reason)
-            proto = r.get("proto") or _extraports_proto(extra, ports_el)
+            proto = displayed_protocol(r.proto, listed_protocols)
             what = f"{_raw(proto)} {unit}" if proto else unit
-            parts.append(f"{truncated_int(r.get('count'))} {state} {what}{plural} ({reason})")
+            parts.append(f"{r.count} {state} {what}{plural} ({reason})")
         out.append(", ".join(parts))
     out.append("\n")
     if not ports:
@@ -1056,7 +1058,7 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
                     continue
                 table.add(table.row(), 0, text[:-1], fullrow=True)
     out.extend(bugs)
-    if ctx.defeat_rst_ratelimit and ctx.tcpscan and _has_filtered(ports_el):
+    if ctx.defeat_rst_ratelimit and ctx.tcpscan and _has_filtered(ports, extras):
         out.append("Some closed ports may be reported as filtered due to --defeat-rst-ratelimit\n")
     out.append(table.render())
     if fingerprints:
@@ -1076,41 +1078,23 @@ def _port_output(host: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
     return "".join(out)
 
 
-def _has_filtered(ports_el: etree._Element) -> bool:
-    for p in _children(ports_el, "port"):
+def _has_filtered(ports: list[etree._Element], extras: list[ExtraPorts]) -> bool:
+    for p in ports:
         st = _child(p, "state")
         if st is not None and st.get("state") == "filtered":
             return True
-    return any(
-        e.get("state") == "filtered" and truncated_int(e.get("count")) > 0
-        for e in _children(ports_el, "extraports")
-    )
+    return any(e.state == "filtered" and e.count > 0 for e in extras)
 
 
-def _state_counts(host: etree._Element) -> dict[tuple[str, str], int]:
-    """Ports per (protocol, state), counting the ones folded into ``<extraports>`` too.
-
-    An ``<extraports>`` block names no protocol; its ``<extrareasons proto>`` do (7.80+), and
-    otherwise a host with a single protocol among its ports is assumed to be that protocol.
-    """
-    counts: dict[tuple[str, str], int] = {}
+def _state_counts(host: etree._Element) -> dict[tuple[str, str | None], int]:
+    """:func:`~nmapx.model.ports.state_counts` of the host's first ``<ports>``, read as ``-oN``
+    reads elements and numbers (see :func:`_extraports`)."""
     ports_el = _child(host, "ports")
+    listed = []
     for p in _children(ports_el, "port"):
         st = _child(p, "state")
-        key = (p.get("protocol") or "", st.get("state") if st is not None else "")
-        counts[key] = counts.get(key, 0) + 1
-    for e in _children(ports_el, "extraports"):
-        state = e.get("state") or ""
-        reasons = [r for r in _children(e, "extrareasons") if r.get("proto")]
-        if reasons:
-            for r in reasons:
-                key = (r.get("proto") or "", state)
-                counts[key] = counts.get(key, 0) + truncated_int(r.get("count"))
-        else:
-            proto = _extraports_proto(e, ports_el) or "tcp"
-            key = (proto, state)
-            counts[key] = counts.get(key, 0) + truncated_int(e.get("count"))
-    return counts
+        listed.append((p.get("protocol"), st.get("state") if st is not None else ""))
+    return state_counts(listed, _extraports(ports_el))
 
 
 # --------------------------------------------------------------------------------------------

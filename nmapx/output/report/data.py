@@ -13,6 +13,7 @@ from typing import Any
 from lxml import etree
 
 from nmapx.model.host import Host
+from nmapx.model.ports import extraports_of
 from nmapx.model.values import finite_float_or_none, int_or, int_or_none
 
 
@@ -77,19 +78,19 @@ def host_data(host: Host, element: etree._Element | None = None, scan: str = "")
     ]
     extraports = [
         {
-            "state": extra.get("state", ""),
-            "count": int_or(extra.get("count")),
+            "state": extra.state or "",
+            "count": extra.count,
             "reasons": [
                 {
-                    "reason": why.get("reason", ""),
-                    "count": int_or(why.get("count")),
-                    "proto": why.get("proto"),
-                    "ports": why.get("ports"),
+                    "reason": why.reason or "",
+                    "count": why.count,
+                    "proto": why.proto,
+                    "ports": why.ports,
                 }
-                for why in extra.iterfind("extrareasons")
+                for why in extra.reasons
             ],
         }
-        for extra in el.iterfind("ports/extraports")
+        for extra in extraports_of(el)
     ]
     uptime = el.find("uptime")
     distance = el.find("distance")
