@@ -34,9 +34,9 @@ from __future__ import annotations
 import datetime
 import difflib
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Protocol
 
 from lxml import etree
 
@@ -48,7 +48,15 @@ from nmapx.nmapxml.reader import Prologue, TopLevelItem, read_document
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DIFFERENT", "SAME", "HostSummary", "ScanSummary", "diff_files", "load_scan"]
+__all__ = [
+    "DIFFERENT",
+    "SAME",
+    "BinaryOut",
+    "HostSummary",
+    "ScanSummary",
+    "diff_files",
+    "load_scan",
+]
 
 SAME = 0
 DIFFERENT = 1
@@ -196,9 +204,11 @@ def summarize_host(element: etree._Element) -> HostSummary:
         host.state = status.get("state")
     for address in element.iterfind("address"):
         addr = address.get("addr")
+        if addr is None:
+            continue
         entry = (address.get("addrtype", "ipv4"), addr)
-        if addr is not None and entry not in host.addresses:
-            host.addresses.append(entry)  # type: ignore[arg-type]
+        if entry not in host.addresses:
+            host.addresses.append(entry)
     for hostname in element.iterfind("hostnames/hostname"):
         name = hostname.get("name")
         if name is not None and name not in host.hostnames:
@@ -331,7 +341,7 @@ class HostDiff:
     id_changed: bool = False
     extraports_changed: bool = False
     ports: list[PortDiff] = field(default_factory=list)
-    os_ops: list[tuple[str, int, int, int, int]] = field(default_factory=list)
+    os_ops: Sequence[tuple[str, int, int, int, int]] = field(default_factory=list)
     os_changed: bool = False
     scripts: list[ScriptDiff] = field(default_factory=list)
     cost: int = 0
@@ -501,7 +511,10 @@ def write_text(scan_a: ScanSummary, scan_b: ScanSummary, out: IO[str]) -> int:
 # ------------------------------------------------------------------------------- XML
 
 
-def _el(tag: str, attrs: dict[str, str] | None = None, *children: etree._Element) -> Any:
+def _el(
+    tag: str, attrs: Mapping[str, str | None] | None = None, *children: etree._Element
+) -> etree._Element:
+    """A new element; attributes whose value is None are left out."""
     element = etree.Element(tag, {k: v for k, v in (attrs or {}).items() if v is not None})
     element.extend(children)
     return element
@@ -681,7 +694,14 @@ def _nmaprun_el(scan: ScanSummary) -> etree._Element:
     )
 
 
-def write_xml(scan_a: ScanSummary, scan_b: ScanSummary, out: IO[bytes]) -> int:
+class BinaryOut(Protocol):
+    """Where the nmapdiff XML goes: a binary stream such as ``sys.stdout.buffer``, or an
+    :class:`~nmapx.output.atomic.AtomicOutput`; only ``write`` is called (by lxml too)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+def write_xml(scan_a: ScanSummary, scan_b: ScanSummary, out: BinaryOut) -> int:
     """Ndiff's ``nmapdiff`` XML (version 1); returns the total cost."""
     cost = 0
     with etree.xmlfile(out, encoding="utf-8") as xf:
@@ -725,7 +745,7 @@ def _complete(scan: ScanSummary) -> bool:
     return scan.status not in (ExitStatus.INCOMPLETE, ExitStatus.DAMAGED)
 
 
-def diff_files(old: str, new: str, text_out: IO[str] | None, xml_out: IO[bytes] | None) -> int:
+def diff_files(old: str, new: str, text_out: IO[str] | None, xml_out: BinaryOut | None) -> int:
     """Compare two scan files: 0 same, 1 different, 2 error (Ndiff's exit codes).
 
     As with Ndiff 7.93, only complete, well-formed scans are compared: an input that

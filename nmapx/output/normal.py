@@ -385,16 +385,16 @@ def _parse_options(argv: Sequence[str]) -> list[tuple[str, str | None]]:
         j = 0
         while j < len(body):
             c = body[j]
-            kind = short.get(c)
-            if kind is None:
+            short_kind = short.get(c)
+            if short_kind is None:
                 j += 1
                 continue
-            if kind == _NO:
+            if short_kind == _NO:
                 found.append((c, None))
                 j += 1
                 continue
             rest = body[j + 1 :]
-            if kind == _REQ and not rest:
+            if short_kind == _REQ and not rest:
                 rest = argv[i] if i < len(argv) else ""
                 i += 1
             found.append((c, rest or None))
@@ -1509,7 +1509,7 @@ def _traceroute(trace: etree._Element, info: _HostInfo, ctx: NormalContext) -> s
         rtt = _raw(hop.get("rtt")) or "--"
         table.add(row, 1, "--" if rtt == "--" else f"{rtt} ms")
         addr = _raw(hop.get("ipaddr"))
-        name = hop.get("host")
-        table.add(row, 2, f"{_raw(name)} ({addr})" if name else addr)
+        hop_name = hop.get("host")
+        table.add(row, 2, f"{_raw(hop_name)} ({addr})" if hop_name else addr)
         expected = ttl + 1
     return f"\n{title}\n" + table.render()

@@ -159,7 +159,7 @@ def host_data(host: Host, element: etree._Element | None = None, scan: str = "")
 
 def scan_data(label: str, root: etree._Element | None) -> dict[str, Any]:
     """The summary of one scan from its ``<nmaprun>`` attributes (hosts are counted later)."""
-    attrib = dict(root.attrib) if root is not None else {}
+    attrib = root if root is not None else etree.Element("nmaprun")  # none: no attributes
     return {
         "label": label,
         "scanner": attrib.get("scanner", ""),

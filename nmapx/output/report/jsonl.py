@@ -16,7 +16,8 @@ from nmapx.output.atomic import AtomicOutput
 def schema() -> dict[str, Any]:
     """The JSON Schema every line of ``--format jsonl`` validates against."""
     schema_file = resources.files("nmapx.output.report").joinpath("host.schema.json")
-    return json.loads(schema_file.read_text())
+    loaded: dict[str, Any] = json.loads(schema_file.read_text())  # the file is an object
+    return loaded
 
 
 class JsonLinesSink:
