@@ -64,8 +64,12 @@ Unconnected UDP (broadcast and discovery scripts, e.g. ``broadcast-maxcube-disco
   the interface named by ``<script>.interface``; a unicast one must be ``<script>.address``.
   See :func:`check_discovery_target`.
 
+``get_ssl_certificate()`` returns the peer's certificate as DER bytes (NSE returns the parsed
+certificate: :func:`nmapx.nse.sslcert.parse_ssl_certificate` gives it; the library is layered
+so that sockets know nothing of X.509).
+
 Not implemented: binding TCP sockets, ``pcap_*`` (:class:`UdpCapture` is nmapx's narrower
-stand-in), ``get_ssl_certificate``; the check that a
+stand-in); the check that a
 socket is not used from two script threads ("Invalid reuse of a socket"). SSL connections do
 not verify certificates (neither does Nmap) and send SNI only for names: Python never puts an
 IP address in SNI, whereas nsock sends whatever string the script passed as the host.
@@ -494,6 +498,17 @@ class NseSocket:
             self._incoming.write(raw)
         else:
             self._incoming.write_eof()
+
+    def get_ssl_certificate(self) -> bytes | None:
+        """``socket:get_ssl_certificate()``: the peer's certificate as DER, None if it sent none.
+
+        The bytes are the certificate exactly as received (what NSE's PEM and digests are
+        computed from). On a socket that is not SSL-connected this raises ValueError, as NSE
+        raises ``not a SSL socket`` (``ftp.lua`` probes for SSL that way, under ``pcall``).
+        """
+        if self._ssl is None:
+            raise ValueError("bad argument #1 to 'get_ssl_certificate' (not a SSL socket)")
+        return self._ssl.getpeercert(binary_form=True)
 
     # ------------------------------------------------------------------ send
     async def send(self, data: bytes | bytearray | memoryview | str) -> None:
