@@ -725,3 +725,37 @@ def test_ssl_cert_is_byte_identical_to_nmap(
     assert set(expected) == {str(rsa_port), str(ec_port), str(big_port)}
     assert _script_elements(out.read_bytes()) == expected
     assert b"M\\xC3\\xBCller" in expected[str(rsa_port)]
+
+
+#: The STARTTLS services on the ports Nmap's service table names (so no -sV is needed).
+STARTTLS_PORTS = {"ftp": 21, "smtp": 25, "pop3": 110, "imap": 143}
+
+
+@needs_nmap
+def test_starttls_ssl_cert_is_byte_identical_to_nmap(
+    tmp_path: Path, servers: Callable[..., TLSServer]
+) -> None:
+    """FTP, SMTP, POP3 and IMAP STARTTLS on their well-known ports (needs root to bind)."""
+    try:
+        for mode, number in STARTTLS_PORTS.items():
+            servers(
+                mode, rsa_cert() if mode in ("smtp", "imap") else expired_ec_cert(), port=number
+            )
+    except OSError as error:
+        pytest.skip(f"cannot listen on the well-known ports: {error}")
+    ports = ",".join(str(n) for n in STARTTLS_PORTS.values())
+    scan = tmp_path / "scan.xml"
+    subprocess.run(
+        ["nmap", "-n", "-Pn", "-sT", "-p", ports, LOOP, "-oX", str(scan)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    nmap_run = subprocess.run(
+        ["nmap", "-n", "-Pn", "-sT", "-p", ports, "--script", "ssl-cert", LOOP, "-oX", "-"],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    out = tmp_path / "nmapx.xml"
+    result = nmapx_main("run", str(scan), "--script", "ssl-cert", "-oX", str(out))
+    assert result.returncode == 0, result.stderr
+    expected = _script_elements(nmap_run.stdout)
+    assert set(expected) == {str(n) for n in STARTTLS_PORTS.values()}
+    assert _script_elements(out.read_bytes()) == expected
