@@ -411,6 +411,40 @@ def _many_extensions() -> list[bytes]:
             (x509.AuthorityKeyIdentifier(None, None, None), False),
         ],
     ]
+
+    def sct(version: int = 0, ext: bytes = b"", alg: bytes = b"\x04\x03", stamp: int = 0) -> bytes:
+        sig = bytes(range(71))
+        body = bytes([version]) + bytes(range(32, 64)) + struct.pack(">Q", stamp)
+        body += struct.pack(">H", len(ext)) + ext + alg + struct.pack(">H", len(sig)) + sig
+        return struct.pack(">H", len(body)) + body
+
+    def sct_list(*scts: bytes) -> bytes:
+        inner = struct.pack(">H", len(b"".join(scts))) + b"".join(scts)
+        return b"\x04\x82" + struct.pack(">H", len(inner)) + inner
+
+    ct = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
+    sets.append(
+        [
+            (
+                x509.UnrecognizedExtension(
+                    ct,
+                    sct_list(
+                        sct(stamp=1678700000123),
+                        sct(ext=bytes(20), alg=b"\x04\x01", stamp=86400000 * 3 + 5),
+                        sct(version=1),
+                    ),
+                ),
+                False,
+            ),
+            (
+                x509.UnrecognizedExtension(
+                    x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.5"),
+                    sct_list(sct(alg=b"\x02\x03")),  # an algorithm OpenSSL refuses
+                ),
+                False,
+            ),
+        ]
+    )
     made = []
     for extensions in sets:
         builder = (
@@ -428,7 +462,7 @@ def _many_extensions() -> list[bytes]:
     return made
 
 
-@pytest.mark.parametrize("which", ["rsa", "many0", "many1"])
+@pytest.mark.parametrize("which", ["rsa", "many0", "many1", "many2"])
 def test_extension_texts_are_openssls(which: str) -> None:
     """Every extension's name and text equal what OpenSSL itself prints for NSE."""
     der = rsa_cert().der if which == "rsa" else _many_extensions()[int(which[-1])]

@@ -546,7 +546,7 @@ def _extensions(
             except (_RenderError, ValueError, _DerError, IndexError) as exc:
                 log.debug("extension %s: no text (%s)", name, exc)
                 value = None
-        elif _openssl_object(oid) is not None and oid not in _UNPRINTABLE:
+        elif _openssl_object(oid) is not None:
             log.debug("extension %s (%s): OpenSSL renders it, nmapx does not", name, oid)
         result.append(
             Extension(
@@ -926,6 +926,84 @@ def _r_empty(ext: Any, raw: bytes) -> str:
     return ""
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+#: (hash, signature) of an SCT to the name OpenSSL gives it (``SCT_get_signature_nid``).
+_SCT_SIGNATURES = {(4, 3): "ecdsa-with-SHA256", (4, 1): "sha256WithRSAEncryption"}
+
+
+def _hex_block(data: bytes, indent: int) -> str:
+    """``BIO_hex_string(out, indent, 16, ...)``: colon-separated, 16 bytes per line."""
+    lines = [":".join(f"{b:02X}" for b in data[i : i + 16]) for i in range(0, len(data), 16)]
+    return (":\n" + " " * indent).join(lines)
+
+
+def _sct_time(ms: int) -> str:
+    """``timestamp_print``: ``Mar  1 12:00:00.123 2023 GMT`` (ASN1_GENERALIZEDTIME_print)."""
+    import datetime
+
+    when = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=ms - ms % 1000)
+    return (
+        f"{_MONTHS[when.month - 1]} {when.day:2d} {when.hour:02d}:{when.minute:02d}:"
+        f"{when.second:02d}.{ms % 1000:03d} {when.year} GMT"
+    )
+
+
+def _r_sct_list(ext: Any, raw: bytes) -> str:
+    """``i2r_SCT_LIST`` at indent 0 (OpenSSL's ct_prn.c), from the extension's raw octets."""
+    tag, start, end, _ = _tlv(raw, 0)
+    if tag != 0x04:
+        raise _RenderError("SCT list is not an OCTET STRING")
+    reader = raw[start:end]
+    if len(reader) < 2 or int.from_bytes(reader[:2], "big") != len(reader) - 2:
+        raise _RenderError("bad SCT list length")
+    pos, items = 2, []
+    while pos < len(reader):
+        if pos + 2 > len(reader):
+            raise _RenderError("truncated SCT")
+        size = int.from_bytes(reader[pos : pos + 2], "big")
+        sct = reader[pos + 2 : pos + 2 + size]
+        if size == 0 or len(sct) != size:
+            raise _RenderError("truncated SCT")
+        items.append(_sct_text(sct))
+        pos += 2 + size
+    return "\n".join(items)
+
+
+def _sct_text(sct: bytes) -> str:
+    head = "Signed Certificate Timestamp:\n    Version   : "
+    if sct[0] != 0:
+        return head + "unknown\n" + " " * 16 + _hex_block(sct, 16)
+    if len(sct) < 47:
+        raise _RenderError("SCT too short")
+    log_id, stamp = sct[1:33], int.from_bytes(sct[33:41], "big")
+    ext_len = int.from_bytes(sct[41:43], "big")
+    extensions = sct[43 : 43 + ext_len]
+    rest = sct[43 + ext_len :]
+    if len(extensions) != ext_len or len(rest) < 4:
+        raise _RenderError("bad SCT")
+    hash_alg, sig_alg, sig_len = rest[0], rest[1], int.from_bytes(rest[2:4], "big")
+    signature = rest[4:]
+    if len(signature) != sig_len or not sig_len:
+        raise _RenderError("bad SCT signature")
+    algorithm = _SCT_SIGNATURES.get((hash_alg, sig_alg))
+    if algorithm is None:  # o2i_SCT refuses the whole list then
+        raise _RenderError("SCT signed with an algorithm OpenSSL does not know")
+    return (
+        head
+        + "v1 (0x0)\n    Log ID    : "
+        + _hex_block(log_id, 16)
+        + "\n    Timestamp : "
+        + _sct_time(stamp)
+        + "\n    Extensions: "
+        + (_hex_block(extensions, 16) if extensions else "none")
+        + "\n    Signature : "
+        + algorithm
+        + "\n"
+        + " " * 16
+        + _hex_block(signature, 16)
+    )
+
+
 _RENDERERS: dict[str, Callable[[Any, bytes], str]] = {
     "2.5.29.17": _r_general_names,  # subjectAltName
     "2.5.29.18": _r_general_names,  # issuerAltName
@@ -945,6 +1023,8 @@ _RENDERERS: dict[str, Callable[[Any, bytes], str]] = {
     "1.3.6.1.5.5.7.1.24": _r_tls_feature,
     "1.3.6.1.5.5.7.48.1.5": _r_empty,  # OCSP No Check
     "1.3.6.1.4.1.11129.2.4.3": _r_null,  # CT precertificate poison
+    "1.3.6.1.4.1.11129.2.4.2": _r_sct_list,  # CT Precertificate SCTs
+    "1.3.6.1.4.1.11129.2.4.5": _r_sct_list,  # CT Certificate SCTs
     "2.16.840.1.113730.1.1": _r_ns_cert_type,
     "2.16.840.1.113730.1.2": _r_ia5,  # nsBaseUrl
     "2.16.840.1.113730.1.3": _r_ia5,  # nsRevocationUrl
@@ -956,10 +1036,10 @@ _RENDERERS: dict[str, Callable[[Any, bytes], str]] = {
 }
 #: Rendered from the raw octets when ``cryptography`` has no parsed value for them.
 _RAW_RENDERED = frozenset(
-    oid for oid, func in _RENDERERS.items() if func in (_r_ia5, _r_ns_cert_type, _r_null)
+    oid
+    for oid, func in _RENDERERS.items()
+    if func in (_r_ia5, _r_ns_cert_type, _r_null, _r_sct_list)
 )
-#: OIDs OpenSSL has a name for but cannot print either (NSE shows no value for them too).
-_UNPRINTABLE: frozenset[str] = frozenset()
 #: Extensions whose OpenSSL text this module renders (the others get no value).
 RENDERED_EXTENSIONS = frozenset(_RENDERERS)
 
