@@ -140,8 +140,9 @@ def _openssl_object(oid: str) -> tuple[str, str] | None:
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)+", oid):
         return None
     try:
+        # CPython's (underscored but long-standing) view of OpenSSL's object table
         found = ssl._ASN1Object.fromname(oid)
-    except ValueError:
+    except (ValueError, AttributeError):
         return None
     return found.shortname, found.longname
 
