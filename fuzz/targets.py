@@ -337,10 +337,21 @@ _READER = (
     "nmapx.nmapxml.scan",
     "nmapx.nmapxml.reader",
     "nmapx.nmapxml.repair",
-    "nmapx.model.host",
+    "nmapx.nmapxml.parsers",
     "nmapx.nmapxml.source",
+    "nmapx.model.host",
+    "nmapx.model.ports",
+    "nmapx.model.values",
 )
-_XML = ("nmapx.output.xml", "nmapx.nmapxml.escape", "nmapx.output.atomic")
+_XML = (
+    "nmapx.output.xml",
+    "nmapx.nmapxml.escape",
+    "nmapx.output.atomic",
+    "nmapx.output.base",
+    "nmapx.output.formats",
+    "nmapx.api",
+    "nmapx.pipeline",
+)
 _REPORT = (*_READER, *_XML, "nmapx.cli.report", "nmapx.output.report.collect",
            "nmapx.output.report.data", "nmapx.output.report.spill")  # fmt: skip
 
