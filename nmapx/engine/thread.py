@@ -59,6 +59,10 @@ class RunContext:
     allowed: Callable[[str], bool] | None = None
     _socket_slots: asyncio.Semaphore | None = None
     registry: dict[Any, Any] = field(default_factory=dict)
+    #: State a protocol library keeps for the length of one run, keyed by the library's name
+    #: (``http``'s response cache): what an nselib module keeps in module-level locals, which
+    #: live as long as Nmap's run. Never shared between runs (each input is a run of its own).
+    libraries: dict[str, Any] = field(default_factory=dict)
     #: The address of the input's host with a given name (None: no such host). When set (a
     #: scan's scope), names are never resolved: a DNS lookup would itself contact a resolver
     #: that is not a host of the input. None: names are resolved (library use, unit tests).

@@ -7,14 +7,26 @@ Named and shaped like their Lua originals (nselib) so that an NSE script ports l
 and layered the way nselib is: ``nmap`` at the bottom, then ``stdnse``, ``shortport`` and
 ``comm`` (which asks ``shortport`` lazily for its SSL guess, as comm.lua does), with ``sockets``
 under ``nmap.new_socket``, ``target`` for new targets and ``errors`` for every error a script
-can meet. ``NseHost`` and ``Port`` are the types of a rule's and an action's arguments, for
-annotations. Of the engine, the library sees only the script-thread context
-(:mod:`nmapx.engine.thread`); protocol libraries go in this package too.
+can meet; above them the protocol libraries: ``http`` (with ``url``), ``sslcert`` and ``tls``.
+``NseHost`` and ``Port`` are the types of a rule's and an action's arguments, for annotations.
+Of the engine, the library sees only the script-thread context (:mod:`nmapx.engine.thread`).
 """
 
 from nmapx.model.host import NseHost
 from nmapx.model.ports import Port, Version
-from nmapx.nse import comm, errors, nmap, shortport, sockets, stdnse, target
+from nmapx.nse import (
+    comm,
+    errors,
+    http,
+    nmap,
+    shortport,
+    sockets,
+    sslcert,
+    stdnse,
+    target,
+    tls,
+    url,
+)
 
 __all__ = [
     "NseHost",
@@ -22,9 +34,13 @@ __all__ = [
     "Version",
     "comm",
     "errors",
+    "http",
     "nmap",
     "shortport",
     "sockets",
+    "sslcert",
     "stdnse",
     "target",
+    "tls",
+    "url",
 ]

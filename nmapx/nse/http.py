@@ -110,7 +110,6 @@ import logging
 import math
 import re
 import time
-import weakref
 import zlib
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -1401,17 +1400,12 @@ def _cacheable(response: Response) -> bool:
     )
 
 
-_CACHES: dict[int, _Cache] = {}
-
-
 def _cache() -> _Cache:
     """This run's cache (http.lua's is module state, which lives as long as Nmap's run)."""
-    engine = current().engine
-    key = id(engine)
-    cache = _CACHES.get(key)
-    if cache is None:
-        cache = _CACHES[key] = _Cache()
-        weakref.finalize(engine, _CACHES.pop, key, None)
+    libraries = current().engine.libraries
+    cache = libraries.get("http")
+    if not isinstance(cache, _Cache):
+        cache = libraries["http"] = _Cache()
     return cache
 
 
