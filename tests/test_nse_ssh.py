@@ -1029,6 +1029,21 @@ def test_truncated_kexinit_is_a_protocol_error() -> None:
             run_thread(body)
 
 
+def test_fetch_kex_init_fails_like_ssh2_enum_algos_on_another_message() -> None:
+    async def newkeys_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"SSH-2.0-Odd\r\n" + ssh2.build(bytes([ssh2.SSH_MSG_NEWKEYS])))
+        await writer.drain()
+        await asyncio.sleep(2)
+
+    with FakeSshServer(newkeys_first) as server:
+
+        async def body() -> Any:
+            return await ssh2.fetch_kex_init(server.address, server.port)
+
+        with pytest.raises(ssh2.ProtocolError, match="not KEXINIT"):
+            run_thread(body)
+
+
 def test_pre_banner_lines_and_a_packet_in_the_same_segment() -> None:
     """RFC 4253 §4.2 lines before the banner, and the KEXINIT sent with it, are fine."""
 

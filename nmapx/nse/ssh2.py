@@ -1664,8 +1664,10 @@ async def fetch_kex_init(
     """The server's KEXINIT, as ``ssh2-enum-algos`` gets it: send our banner first, read
     theirs, send Nmap's default KEXINIT, read one packet, close.
 
-    None on any socket or transport failure, or when that packet is not a KEXINIT; a
-    truncated KEXINIT raises :class:`ProtocolError` (a Lua error in Nmap).
+    None on any socket or transport failure (the script then prints nothing). A packet that
+    is not a KEXINIT, or a truncated KEXINIT, raises :class:`ProtocolError`: the script fails
+    in Nmap then (``parse_kex_init`` gives ``{}``, and the script calls ``:len()`` on its
+    missing lists).
     """
     try:
         transport = await Transport.connect(
@@ -1681,12 +1683,16 @@ async def fetch_kex_init(
         return None
     try:
         await transport.send_packet(kex_init())
-        return parse_kex_init(await transport.receive_packet())
+        data = await transport.receive_packet()
     except SocketError as failure:
         log.debug("fetch_kex_init: %s (%s)", failure, failure.detail)
         return None
     finally:
         transport.close()
+    parsed = parse_kex_init(data)
+    if parsed is None:
+        raise ProtocolError(f"attempt to index a nil value (message {data[0]}, not KEXINIT)")
+    return parsed
 
 
 async def list_auth_methods(
