@@ -7,7 +7,8 @@ Named and shaped like their Lua originals (nselib) so that an NSE script ports l
 and layered the way nselib is: ``nmap`` at the bottom, then ``stdnse``, ``shortport`` and
 ``comm`` (which asks ``shortport`` lazily for its SSL guess, as comm.lua does), with ``sockets``
 under ``nmap.new_socket``, ``target`` for new targets and ``errors`` for every error a script
-can meet; above them the protocol libraries: ``http`` (with ``url``), ``sslcert`` and ``tls``.
+can meet; above them the protocol libraries: ``http`` (with ``url``), ``sslcert``, ``tls``,
+``ssh2`` and ``ssh1`` (host keys and their fingerprints).
 ``NseHost`` and ``Port`` are the types of a rule's and an action's arguments, for annotations.
 Of the engine, the library sees only the script-thread context (:mod:`nmapx.engine.thread`).
 """
@@ -21,6 +22,8 @@ from nmapx.nse import (
     nmap,
     shortport,
     sockets,
+    ssh1,
+    ssh2,
     sslcert,
     stdnse,
     target,
@@ -38,6 +41,8 @@ __all__ = [
     "nmap",
     "shortport",
     "sockets",
+    "ssh1",
+    "ssh2",
     "sslcert",
     "stdnse",
     "target",
