@@ -72,3 +72,25 @@ def test_array_stops_at_first_nil_and_other_keys_are_dropped() -> None:
     assert format_table({1: "x", "k": "v"}) == b"\n  x\n  k: v"
     assert format_table({2: "y", 2.5: "f", "k": "v"}) == b"\n  k: v"
     assert format_table({True: "b", "k": "v"}) == b"\n  k: v"
+
+
+class _Key(dict[str, object]):
+    """A table with a ``__tostring`` metamethod, as ssh-hostkey's key tables are."""
+
+    def __str__(self) -> str:
+        return f"{self['bits']} {self['fingerprint']} ({self['type']})"
+
+
+def test_a_nested_table_that_obeys_tostring_is_rendered_with_it() -> None:
+    """nse_main.lua's format_table: a table whose metatable has __tostring is tostring'ed, at
+    any depth; the XML children still show the table itself."""
+    key = _Key(bits=256, fingerprint="ab:cd", type="ssh-ed25519")
+    result = ScriptResult("k", structured=[key, {"plain": 1}])
+    assert result.output_bytes() == b"\n  256 ab:cd (ssh-ed25519)\n  \n    plain: 1"
+    assert format_table(key) == b"256 ab:cd (ssh-ed25519)"
+    assert result.to_xml() == (
+        b'<script id="k" output="&#xa;  256 ab:cd (ssh-ed25519)&#xa;  &#xa;    plain: 1">'
+        b'<table>\n<elem key="bits">256</elem>\n<elem key="fingerprint">ab:cd</elem>\n'
+        b'<elem key="type">ssh-ed25519</elem>\n</table>\n<table>\n<elem key="plain">1</elem>\n'
+        b"</table>\n</script>"
+    )

@@ -100,10 +100,19 @@ def _is_bool_key(value: Mapping[Any, Any], index: int) -> bool:
     return index == 1 and any(key is True for key in value)
 
 
+def _obeys_tostring(value: Any) -> bool:
+    """A table whose class defines its own ``__str__``: Lua's table with a ``__tostring``
+    metamethod, which ``format_table`` renders with ``tostring`` at any depth (ssh-hostkey's
+    key tables, for example). Plain dicts, lists and tuples only inherit ``object.__str__``."""
+    return vars(object)["__str__"] is not getattr(type(value), "__str__")
+
+
 def format_table(value: Any, indent: bytes = b"  ") -> bytes:
     """NSE's ``format_table``: the output string of a structured result (§5.2)."""
     if not _is_table(value):
         return lua_tostring(value)
+    if _obeys_tostring(value):
+        return to_bytes(str(value))
     array, keyed = _split(value)
     parts = []
     deeper = indent + b"  "
