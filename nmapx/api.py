@@ -123,9 +123,11 @@ def run(
     sources = [inputs] if isinstance(inputs, str | bytes | os.PathLike) else list(inputs)
     stop = stop if stop is not None else StopRequest()
     result = RunResult()
-    from nmapx.engine.session import build  # the engine loads only when a run starts
+    first = None
+    if options.scripts:  # the engine loads only when there are scripts to run
+        from nmapx.engine.session import build
 
-    first = build(options) if options.scripts else None  # bad options fail here, before input
+        first = build(options)  # bad options fail here, before any input is read
     for index, source in enumerate(sources):
         if stop.requested:
             result.not_started = len(sources) - index
@@ -134,6 +136,8 @@ def run(
             engine: ScriptEngine | None = None
             scope: Scope | None = None
             if first is not None:
+                from nmapx.engine.session import build
+
                 engine, scope = first if index == 0 else build(options)
             these = _outputs_for(source, outputs)
             document = _document(source, engine is not None or these.looks_inside)

@@ -325,11 +325,11 @@ def progress_for(
     Nothing is shown without scripts (a pass-through has no probes to wait for), and the
     live line only on a terminal at -v0 -d0 (:meth:`nmapx.progress.Progress.live_default`).
     """
+    if engine is None:
+        return nullcontext()
     from nmapx.engine.session import parse_time
     from nmapx.progress import Progress
 
-    if engine is None:
-        return nullcontext()
     every = getattr(args, "stats_every", None)
     stats = parse_time(every, "--stats-every") if every else None
     progress = Progress(

@@ -28,9 +28,12 @@ import sys
 import textwrap
 from argparse import ArgumentParser
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from nmapx.engine.loader import RULES, Script, catalogue
 from nmapx.errors import ExitStatus
+
+if TYPE_CHECKING:  # loading the scripts is the engine's job, paid only when asked for
+    from nmapx.engine.loader import Script
 
 __all__ = [
     "add_parser",
@@ -53,10 +56,18 @@ def select_scripts(expressions: Sequence[str]) -> list[Script]:
     matches nothing, as ``--script`` does.
     """
     if not expressions:
+        from nmapx.engine.loader import catalogue
+
         return sorted(catalogue(), key=lambda s: s.id)
     from nmapx.engine.session import choose
 
     return [chosen.script for chosen in choose(list(expressions))]
+
+
+def _rules() -> tuple[str, ...]:
+    from nmapx.engine.loader import RULES
+
+    return tuple(RULES)
 
 
 def describe(script: Script) -> str:
@@ -66,7 +77,7 @@ def describe(script: Script) -> str:
         script.id,
         "Categories: " + " ".join(script.categories),
         "File: " + script.path,
-        "Rules: " + " ".join(rule for rule in RULES if rule in script.rules),
+        "Rules: " + " ".join(rule for rule in _rules() if rule in script.rules),
     ]
     lines.extend(_indented(script.description))
     if script.doc.args:

@@ -13,23 +13,23 @@ can meet; above them the protocol libraries: ``http`` (with ``url``), ``sslcert`
 Of the engine, the library sees only the script-thread context (:mod:`nmapx.engine.thread`).
 """
 
+import importlib
+from types import ModuleType
+
 from nmapx.model.host import NseHost
 from nmapx.model.ports import Port, Version
-from nmapx.nse import (
-    comm,
-    errors,
-    http,
-    nmap,
-    shortport,
-    sockets,
-    ssh1,
-    ssh2,
-    sslcert,
-    stdnse,
-    target,
-    tls,
-    url,
-)
+from nmapx.nse import comm, errors, nmap, shortport, sockets, stdnse, target
+
+#: Loaded on first use (``from nmapx.nse import http`` or ``nmapx.nse.http``): they pull in
+#: ``cryptography`` and large tables that a run without such scripts should not pay for.
+PROTOCOL_LIBRARIES = ("http", "ssh1", "ssh2", "sslcert", "tls", "url")
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in PROTOCOL_LIBRARIES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "NseHost",
