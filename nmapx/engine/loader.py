@@ -14,6 +14,8 @@ the command line (:func:`load_path`). Loading errors use NSE's messages.
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -183,17 +185,88 @@ def load_file(path: Path) -> Script:
     return from_module(module, str(path), script_id)
 
 
+def _builtin_paths() -> list[Path]:
+    return [p for p in sorted(BUILTIN_DIR.glob("*.py")) if not p.name.startswith("_")]
+
+
+def load_builtin(path: Path) -> Script:
+    """Import one built-in script (a module of :mod:`nmapx.scripts`) and check it."""
+    module = importlib.import_module(f"nmapx.scripts.{path.stem}")
+    _set_global(module, "SCRIPT_PATH", str(path))
+    _set_global(module, "SCRIPT_NAME", script_id_for(path))
+    return from_module(module, str(path), script_id_for(path))
+
+
 def builtin_scripts() -> list[Script]:
     """The scripts shipped in :mod:`nmapx.scripts`, sorted by file name (like script.db)."""
-    scripts = []
-    for path in sorted(BUILTIN_DIR.glob("*.py")):
-        if path.name.startswith("_"):
+    return [load_builtin(path) for path in _builtin_paths()]
+
+
+def static_categories(path: Path) -> tuple[str, ...] | None:
+    """A script's categories read from its source, without running it; None when the source
+    does not say them plainly (a computed value, or an ``id`` of its own), and the script must
+    be loaded to know.
+
+    Why: Nmap selects scripts from ``script.db`` and loads only the chosen ones. Importing every
+    built-in to learn its categories would make every run pay for every protocol library
+    (``cryptography`` for ssl-cert and ssh-hostkey) whatever it runs.
+    """
+    try:
+        tree = ast.parse(path.read_bytes(), str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    categories: tuple[str, ...] | None = None
+    for node in tree.body:
+        value: ast.expr | None
+        if isinstance(node, ast.Assign):
+            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            value = node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names, value = [node.target.id], node.value
+        else:
             continue
-        module = importlib.import_module(f"nmapx.scripts.{path.stem}")
-        _set_global(module, "SCRIPT_PATH", str(path))
-        _set_global(module, "SCRIPT_NAME", script_id_for(path))
-        scripts.append(from_module(module, str(path), script_id_for(path)))
-    return scripts
+        if "id" in names or value is None:
+            return None
+        if "categories" not in names:
+            continue
+        try:
+            found = ast.literal_eval(value)
+        except ValueError:
+            return None
+        if not isinstance(found, list | tuple) or not all(isinstance(c, str) for c in found):
+            return None
+        categories = tuple(c.lower() for c in found)
+    return categories
+
+
+@dataclass(frozen=True)
+class Available:
+    """A script ``--script`` can select: what selection needs, and how to load the script."""
+
+    info: ScriptInfo
+    load: Callable[[], Script]
+
+
+def _already(script: Script) -> Callable[[], Script]:
+    return lambda: script
+
+
+def available() -> list[Available]:
+    """:func:`catalogue` without loading what selection can do without: built-ins whose
+    categories their source states plainly are loaded only when chosen. Entry points, and
+    built-ins that compute their categories, are loaded here, as :func:`catalogue` does."""
+    found: dict[str, Available] = {}
+    for path in _builtin_paths():
+        categories = static_categories(path)
+        if categories is None:
+            script = load_builtin(path)
+            found.setdefault(script.id, Available(script.info, _already(script)))
+            continue
+        info = ScriptInfo(script_id_for(path), categories, str(path))
+        found.setdefault(info.id, Available(info, functools.partial(load_builtin, path)))
+    for script in entry_point_scripts():
+        found.setdefault(script.id, Available(script.info, _already(script)))
+    return list(found.values())
 
 
 def entry_point_scripts() -> list[Script]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nmapx.engine.jobs import ChosenScript
-from nmapx.engine.loader import Script, catalogue, load_path
+from nmapx.engine.loader import Script, available, load_path
 from nmapx.engine.options import RunOptions
 from nmapx.engine.runner import EngineOptions, ScriptEngine
 from nmapx.engine.scope import Exclusions, Scope
@@ -39,8 +39,9 @@ def parse_time(text: str | None, option: str) -> float | None:
 
 def choose(rules: Sequence[str]) -> list[ChosenScript]:
     """Resolve ``--script`` rules to scripts with their runlevels (NSE §4.1, §1.4)."""
-    available = catalogue()
-    loaded: dict[str, Script] = {s.path: s for s in available}
+    scripts = available()
+    loaders = {entry.info.path: entry.load for entry in scripts}
+    loaded: dict[str, Script] = {}
 
     def from_path(rule: str) -> list[ScriptInfo] | None:
         scripts = load_path(rule)
@@ -51,7 +52,10 @@ def choose(rules: Sequence[str]) -> list[ChosenScript]:
         return [script.info for script in scripts]
 
     try:
-        selected = select(list(rules), [s.info for s in available], from_path)
+        selected = select(list(rules), [entry.info for entry in scripts], from_path)
+        for item in selected:
+            if item.info.path not in loaded:
+                loaded[item.info.path] = loaders[item.info.path]()
         chosen_scripts = [loaded[item.info.path] for item in selected]
         levels = runlevels(selected, {s.id: s.dependencies for s in chosen_scripts})
     except SelectionError as exc:
