@@ -8,7 +8,8 @@ selected by name, and both go through ``nmap.log_write`` (``NSE: `` + text).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from nmapx.engine.thread import current
@@ -17,6 +18,7 @@ from nmapx.model.args import parse_timespec as parse_time
 from nmapx.model.host import Host, NseHost
 
 __all__ = [
+    "NamedList",
     "OutputTable",
     "debug",
     "debug1",
@@ -24,6 +26,7 @@ __all__ = [
     "debug3",
     "debug4",
     "debug5",
+    "format_output",
     "get_hostname",
     "get_script_args",
     "get_timeout",
@@ -189,6 +192,74 @@ def get_hostname(host: NseHost | str) -> str:
     if isinstance(host, str):
         return host
     return host.targetname or (host.name if host.name else host.ip)
+
+
+class NamedList(list[Any]):
+    """A list for :func:`format_output` with a heading (``name``) and a ``warning``: the Lua
+    table with both an array part and those two fields that format_output takes."""
+
+    def __init__(
+        self, items: Iterable[Any] = (), name: str | None = None, warning: str | None = None
+    ) -> None:
+        super().__init__(items)
+        self.name = name
+        self.warning = warning
+
+
+#: gmatch("([^\r\n]-)\n"): each line of a string item, as stdnse.lua splits it (a line that
+#: holds a CR yields only the empty text after it, as in Lua).
+_OUTPUT_LINE = re.compile(r"([^\r\n]*?)\n")
+
+
+def _format_output_sub(status: bool, data: Any, indent: list[bool] | None) -> str | None:
+    if len(data) == 0:
+        return ""
+    output = [] if indent is not None else ["\n"]
+    prefix = ""
+    if not status:
+        if current().debugging() < 1:
+            return None
+        prefix = "ERROR: "
+    if isinstance(data, str | bytes):
+        data = [data]
+    indent = indent if indent is not None else []
+    pad = "  " * len(indent)
+    name, warning = getattr(data, "name", None), getattr(data, "warning", None)
+    if name:
+        if warning and current().debugging() > 0:
+            output.append(f"{pad}{prefix}{name} (WARNING: {warning})\n")
+        else:
+            output.append(f"{pad}{prefix}{name}\n")
+    elif warning and current().debugging() > 0:
+        output.append(f"{pad}{prefix}(WARNING: {warning})\n")
+    for position, value in enumerate(data, 1):
+        if value is None:
+            break  # ipairs stops at the first nil
+        if isinstance(value, list | tuple):
+            sub = _format_output_sub(status, value, [*indent, position == len(data)])
+            if sub is not None:
+                output.append(sub)
+        elif isinstance(value, str | bytes):
+            text = value.decode("latin-1") if isinstance(value, bytes) else value
+            if not text.endswith("\n"):
+                text += "\n"
+            output.extend(f"{pad}  {prefix}{line}\n" for line in _OUTPUT_LINE.findall(text))
+    return "".join(output)
+
+
+def format_output(status: bool, data: Any) -> str | None:
+    """``stdnse.format_output`` (deprecated in Nmap, still used by shipped scripts): a list of
+    strings and nested lists (:class:`NamedList` for a heading and a warning) as indented
+    lines; None for no data, and for a failure (``status`` false) unless debugging, when
+    every line says ``ERROR:`` (docs/nse-semantics.md §5.9)."""
+    if data is None:
+        raise ValueError("No data was passed to format_output()")
+    if len(data) == 0:
+        return None
+    result = _format_output_sub(status, data, None)
+    if result is None or result == "\n":
+        return None
+    return result
 
 
 def tohex(data: bytes | str | int, separator: str | None = None, group: int = 2) -> str:
