@@ -104,7 +104,7 @@ def _obeys_tostring(value: Any) -> bool:
     """A table whose class defines its own ``__str__``: Lua's table with a ``__tostring``
     metamethod, which ``format_table`` renders with ``tostring`` at any depth (ssh-hostkey's
     key tables, for example). Plain dicts, lists and tuples only inherit ``object.__str__``."""
-    return vars(object)["__str__"] is not getattr(type(value), "__str__")
+    return vars(object)["__str__"] is not type(value).__str__
 
 
 def format_table(value: Any, indent: bytes = b"  ") -> bytes:
