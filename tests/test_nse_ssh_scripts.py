@@ -2,7 +2,7 @@
 same servers in the same test, ``<script>`` elements compared byte for byte.
 
 * Servers: real OpenSSH daemons from ``fixtures/ssh_servers.py`` (modern and legacy algorithm
-  sets; one offering only chacha20-poly1305, AES-GCM and ``-etm`` MACs, which Nmap's libssh2
+  sets; one with only 3des-cbc and hmac-md5-96; one offering only chacha20-poly1305, AES-GCM and ``-etm`` MACs, which Nmap's libssh2
   1.10 lacks; one where the ``none`` authentication succeeds for a user only that daemon
   sees), on port 22 of a 127.77.x.y address so that ``shortport.ssh`` matches without -sV
   (an ephemeral port with -sV when port 22 is taken everywhere); and fakes on port 22 of such
@@ -37,6 +37,7 @@ from fixtures.ssh_servers import (
     LEGACY,
     MODERN,
     NONE_AUTH,
+    OLDEST,
     FakeSshServer,
     ServerProfile,
     Sshd,
@@ -269,6 +270,7 @@ def test_ssh2_enum_algos_fails_like_nmap_on_hostile_peers(
         (MODERN, ["-v"], "ssh.user=root"),
         (LEGACY, [], ""),
         (LEGACY, ["-vv"], ""),
+        (OLDEST, [], ""),
         (NONE_AUTH, [], "ssh.user=nmapxnone"),
         (NONE_AUTH, ["-v"], "ssh.user=somebody"),
         # libssh2 1.10 cannot talk to it: the handshake fails, a Lua error in Nmap

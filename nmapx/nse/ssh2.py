@@ -17,8 +17,8 @@ socket timeouts and the socket-slot limit apply as to any script's socket):
   ``cryptography``: :class:`Transport` negotiates algorithms (RFC 4253 §7.1), runs a key
   exchange (curve25519-sha256, ecdh-sha2-nistp256/384/521, diffie-hellman-group1/14/16/18 and
   group-exchange), checks the host's signature, switches to the negotiated cipher
-  (chacha20-poly1305@openssh.com, aes128/256-gcm@openssh.com, aes-ctr/-cbc with
-  hmac-sha2-256/512, hmac-sha1, hmac-md5, plain or ``-etm``) and asks for the ``none``
+  (chacha20-poly1305@openssh.com, aes128/256-gcm@openssh.com, aes-ctr/-cbc and 3des-cbc with
+  hmac-sha2-256/512, hmac-sha1(-96), hmac-md5(-96), plain or ``-etm``) and asks for the ``none``
   authentication (:meth:`Transport.userauth_none`), which is what ``ssh-auth-methods`` needs.
   OpenSSH's strict key exchange (the Terrapin fix) is offered and honoured.
 
@@ -759,6 +759,10 @@ class _CipherSpec:
     iv_len: int
     block: int
     kind: str  # "ctr", "cbc", "gcm", "chacha"
+    #: The block cipher of a "ctr" or "cbc" mode: "aes", or "3des" (kept because libssh2
+    #: 1.10, Nmap 7.93's, still negotiates it, and a server offering only it must not fail
+    #: in nmapx where it succeeds in Nmap).
+    family: str = "aes"
 
 
 CIPHERS = {
@@ -771,7 +775,27 @@ CIPHERS = {
     "aes128-cbc": _CipherSpec(16, 16, 16, "cbc"),
     "aes192-cbc": _CipherSpec(24, 16, 16, "cbc"),
     "aes256-cbc": _CipherSpec(32, 16, 16, "cbc"),
+    # the name aes256-cbc had before RFC 4253 (libssh2 and old OpenSSH still offer it)
+    "rijndael-cbc@lysator.liu.se": _CipherSpec(32, 16, 16, "cbc"),
+    "3des-cbc": _CipherSpec(24, 8, 8, "cbc", family="3des"),
 }
+
+
+def _block_cipher(spec: _CipherSpec, key: bytes) -> Any:
+    """The block cipher algorithm of a "ctr" or "cbc" spec.
+
+    Triple DES lives in ``cryptography.hazmat.decrepit`` from cryptography 43 on (and is gone
+    from the main algorithms since 48); 42, the oldest nmapx supports, has only the latter.
+    """
+    if spec.family != "3des":
+        return algorithms.AES(key)
+    try:
+        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    except ImportError:  # cryptography 42
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            return vars(algorithms)["TripleDES"](key)
+    return TripleDES(key)
 
 
 @dataclass(frozen=True)
@@ -791,6 +815,7 @@ MACS = {
     "hmac-sha1": _MacSpec("sha1", 20, 20, False),
     "hmac-sha1-96": _MacSpec("sha1", 20, 12, False),
     "hmac-md5": _MacSpec("md5", 16, 16, False),
+    "hmac-md5-96": _MacSpec("md5", 16, 12, False),
 }
 
 
@@ -822,10 +847,10 @@ class _Direction:
         self.iv = iv
         self.context: CipherContext | None = None
         if self.spec is not None and self.spec.kind == "ctr":
-            counter = Cipher(algorithms.AES(key), modes.CTR(iv))
+            counter = Cipher(_block_cipher(self.spec, key), modes.CTR(iv))
             self.context = counter.encryptor() if sending else counter.decryptor()
         elif self.spec is not None and self.spec.kind == "cbc":
-            chained = Cipher(algorithms.AES(key), modes.CBC(iv))
+            chained = Cipher(_block_cipher(self.spec, key), modes.CBC(iv))
             self.context = chained.encryptor() if sending else chained.decryptor()
         self.gcm = AESGCM(key) if self.spec is not None and self.spec.kind == "gcm" else None
         self.invocation = int.from_bytes(iv[4:12], "big") if self.gcm is not None else 0

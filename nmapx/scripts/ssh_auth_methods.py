@@ -49,8 +49,9 @@ portrule = shortport.ssh
 #: The identification line libssh2 1.10 sends (Nmap's sessions carry it too).
 LIBSSH2_BANNER = "SSH-2.0-libssh2_1.10.0\r\n"
 #: libssh2 1.10's proposals, in its order, minus what nmapx's transport does not implement
-#: (3des-cbc, blowfish-cbc, arcfour*, cast128-cbc, hmac-ripemd160*, hmac-md5-96): what a
-#: server may pick from here, Nmap's libssh2 would accept too.
+#: (blowfish-cbc, arcfour, arcfour128, cast128-cbc, hmac-ripemd160, hmac-ripemd160@openssh.com,
+#: none of which OpenSSH still offers): what a server may pick from here, Nmap's libssh2
+#: would accept too.
 LIBSSH2_KEX = (
     "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
     "ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,"
@@ -61,8 +62,11 @@ LIBSSH2_HOST_KEYS = (
     "ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,ssh-ed25519,"
     "rsa-sha2-512,rsa-sha2-256,ssh-rsa,ssh-dss"
 )
-LIBSSH2_CIPHERS = "aes128-ctr,aes192-ctr,aes256-ctr,aes256-cbc,aes192-cbc,aes128-cbc"
-LIBSSH2_MACS = "hmac-sha2-256,hmac-sha2-512,hmac-sha1,hmac-sha1-96,hmac-md5"
+LIBSSH2_CIPHERS = (
+    "aes128-ctr,aes192-ctr,aes256-ctr,aes256-cbc,rijndael-cbc@lysator.liu.se,aes192-cbc,"
+    "aes128-cbc,3des-cbc"
+)
+LIBSSH2_MACS = "hmac-sha2-256,hmac-sha2-512,hmac-sha1,hmac-sha1-96,hmac-md5,hmac-md5-96"
 #: What ``libssh2.session_open`` raises when the handshake fails (nse_libssh2.cc).
 HANDSHAKE_FAILED = "Unable to complete libssh2 handshake."
 
