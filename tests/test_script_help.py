@@ -116,6 +116,8 @@ def test_scripts_uses_script_selection_semantics() -> None:
         "http-title",
         "ssh-hostkey",
         "ssl-cert",
+        "ssl-date",
+        "tls-alpn",
     ]
     rows = nmapx_main("scripts", "safe and not (banner or auth-*)").stdout.decode().splitlines()
     ids = [line.split()[0] for line in rows[1:]]

@@ -8,7 +8,8 @@ and layered the way nselib is: ``nmap`` at the bottom, then ``stdnse``, ``shortp
 ``comm`` (which asks ``shortport`` lazily for its SSL guess, as comm.lua does), with ``sockets``
 under ``nmap.new_socket``, ``target`` for new targets and ``errors`` for every error a script
 can meet; above them the protocol libraries: ``http`` (with ``url``), ``sslcert``, ``tls``,
-``ssh2`` and ``ssh1`` (host keys and their fingerprints).
+``ssh2`` and ``ssh1`` (host keys and their fingerprints); ``datetime`` (clock skew and
+datetime.lua's time formatting) is light and always loaded.
 ``NseHost`` and ``Port`` are the types of a rule's and an action's arguments, for annotations.
 Of the engine, the library sees only the script-thread context (:mod:`nmapx.engine.thread`).
 """
@@ -18,7 +19,7 @@ from types import ModuleType
 
 from nmapx.model.host import NseHost
 from nmapx.model.ports import Port, Version
-from nmapx.nse import comm, errors, nmap, shortport, sockets, stdnse, target
+from nmapx.nse import comm, datetime, errors, nmap, shortport, sockets, stdnse, target
 
 #: Loaded on first use (``from nmapx.nse import http`` or ``nmapx.nse.http``): they pull in
 #: ``cryptography`` and large tables that a run without such scripts should not pay for.
@@ -36,6 +37,7 @@ __all__ = [
     "Port",
     "Version",
     "comm",
+    "datetime",
     "errors",
     "http",
     "nmap",

@@ -1,0 +1,344 @@
+"""tls-alpn and ssl-date, and nmapx.nse.datetime, against real Nmap 7.93 on loopback servers.
+
+Servers (fixtures/tls_servers.py) run on 127.0.0.1 only, from a thread, bounded in time, and
+stop in teardown: Python ``ssl`` servers with and without ALPN (``h2``, ``http/1.1``), a
+server that answers every ALPN offer with a fatal ``no_application_protocol`` alert, hand-made
+ServerHellos that force one ALPN protocol or name two (an RFC 7301 violation), that carry this
+machine's clock (right, an hour off, years off) or a constant, and garbage instead of a
+ServerHello. Each script runs through the command line in-process and through real Nmap on
+the same servers in the same test; the ``<script>`` elements must be byte-identical, except
+the clock readings of ssl-date listed in :data:`CLOCK_FIELDS`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import needs_nmap, nmapx_main
+
+from fixtures.tls_servers import LEGACY_CIPHERS, TLSServer, rsa_cert, server_hello
+from nmapx.model.host import NseHost
+from nmapx.nse import datetime, tls
+from nmapx.scripts import tls_alpn
+
+LOOP = "127.0.0.1"
+
+
+@pytest.fixture
+def servers() -> Iterator[Callable[..., TLSServer]]:
+    made: list[TLSServer] = []
+
+    def make(*args: Any, **kwargs: Any) -> TLSServer:
+        kwargs.setdefault("lifetime", 180)
+        server = TLSServer(*args, **kwargs)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()
+
+
+# =============================================================================== datetime
+def test_format_time_and_difftime_follow_datetime_lua() -> None:
+    """The forms datetime.lua documents, and its year rule (a leap year is still ``1y``)."""
+    assert datetime.format_time(0) == "0s"
+    assert datetime.format_time(-4) == "-4s"
+    assert datetime.format_time(158) == "2m38s"
+    assert datetime.format_time(9 * 3600 + 12 * 60 + 34) == "9h12m34s"
+    assert datetime.format_time(5 * 86400 + 17 * 3600 + 5 * 60 + 6) == "5d17h05m06s"
+    assert datetime.format_time(1500, 1000) == "1.500s"
+    assert datetime.format_time(0.0, 1000) == "0.000s"
+    assert datetime.format_time(10.0) == "10s"
+
+    def diff(t2: int, t1: int) -> str:
+        return datetime.format_difftime(datetime.utc_table(t2), datetime.utc_table(t1))
+
+    start = 1202601600  # 2008-02-10 00:00:00 UTC; 2008 is a leap year
+    assert diff(start, start) == "0s"
+    assert diff(start + 366 * 86400, start) == "+1y0s"  # a leap year is one year
+    assert diff(start, start + 366 * 86400) == "-1y0s"
+    assert diff(start + 4, start) == "+4s"
+    assert diff(start, start + 3723) == "-1h02m03s"
+    later = start + 2 * 366 * 86400 + 177 * 86400 + 10 * 3600 + 13 * 60 + 20
+    assert diff(start, later) == "-2y178d10h13m20s"  # 2009 has 365 days: one day left over
+
+
+def test_format_timestamp() -> None:
+    assert datetime.format_timestamp(0, 0) == "1970-01-01T00:00:00+00:00"
+    assert datetime.format_timestamp(1346960262, 0) == "2012-09-06T19:37:42+00:00"
+    assert datetime.format_timestamp(1346960262, 2 * 3600) == "2012-09-06T21:37:42+02:00"
+    assert datetime.format_timestamp(1346960262, -5400) == "2012-09-06T18:07:42-01:30"
+    assert datetime.format_timestamp(1346960262) == "2012-09-06T19:37:42"
+    assert datetime.format_timestamp(0xFFFFFFFF, 0) == "2106-02-07T06:28:15+00:00"
+    date = {"year": 2024, "month": 1, "day": 2, "hour": 3, "min": 4, "sec": 5}
+    assert datetime.format_timestamp(date, 0) == "2024-01-02T03:04:05"
+
+
+def _host(times: dict[str, float]) -> NseHost:
+    return NseHost(
+        ip=LOOP, name="", targetname=None, reason="", reason_ttl=0, mac_addr=None,
+        bin_ip=None, times=times, traceroute=[], os_fp=None, os=None,
+    )  # fmt: skip
+
+
+def test_record_skew_appends_for_clock_skew(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Floats in ``registry["datetime_skew"]``, less half the smoothed RTT (seconds)."""
+    monkeypatch.setattr("nmapx.nse.stdnse.debug", lambda *args: None)  # no script thread here
+    host = _host({"srtt": 0.5, "rttvar": 0.1})
+    datetime.record_skew(host, 1000.9, 996.2)
+    datetime.record_skew(host, 1000, 1000)
+    assert host.registry["datetime_skew"] == [3.75, -0.25]
+    bare = _host({})
+    datetime.record_skew(bare, 10, 14)
+    assert bare.registry["datetime_skew"] == [-4.0]
+
+
+# =============================================================================== tls-alpn parts
+def _hello_record(extensions: bytes | None) -> bytes:
+    return tls.record_write("handshake", "TLSv1.2", server_hello(0, extensions))
+
+
+def _alpn_extension(*names: bytes) -> bytes:
+    listed = b"".join(bytes([len(n)]) + n for n in names)
+    data = len(listed).to_bytes(2, "big") + listed
+    return b"\x00\x10" + len(data).to_bytes(2, "big") + data
+
+
+def test_check_alpn_reads_what_tls_alpn_nse_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nmapx.nse.stdnse.debug", lambda *args: None)  # no script thread here
+    assert tls_alpn.check_alpn(_hello_record(_alpn_extension(b"h2"))) == [b"h2"]
+    assert tls_alpn.check_alpn(_hello_record(_alpn_extension(b"spdy/3", b"h2"))) == [
+        b"spdy/3",
+        b"h2",
+    ]
+    assert tls_alpn.check_alpn(_hello_record(_alpn_extension())) is None
+    assert tls_alpn.check_alpn(_hello_record(None)) is None
+    assert tls_alpn.check_alpn(_hello_record(b"\x00\x17\x00\x00")) is None  # other extension
+    assert tls_alpn.check_alpn(b"\x15\x03\x03\x00\x02\x02\x78") is None  # an alert
+    assert tls_alpn.check_alpn(b"HTTP/1.1 400 Bad Request\r\n") is None
+    # lengths that run past the data: a Lua error in tls-alpn.nse (string.unpack), here too
+    with pytest.raises(ValueError, match="data string too short"):
+        tls_alpn.check_alpn(_hello_record(b"\x00\x10\x00\x03\x00\x05\x02"))
+
+
+# =============================================================================== against Nmap
+#: Ports shortport.ssl names (so the rules hold without -sV on either side).
+LIKELY_SSL = (4433, 8443, 6380, 9001, 8883, 5061, 5349, 5986, 6514, 6679, 6697, 11712, 16379)
+
+
+def _free_ports(count: int) -> list[int]:
+    free = []
+    for port in LIKELY_SSL:
+        with contextlib.closing(socket.socket()) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((LOOP, port))
+            except OSError:
+                continue
+        free.append(port)
+        if len(free) == count:
+            return free
+    pytest.skip("not enough free likely-SSL ports on 127.0.0.1")
+
+
+def _script_elements(xml: bytes, script: str) -> dict[int, bytes]:
+    """portid -> the port's ``<script>`` element of ``script``, exactly as written."""
+    found = {}
+    for port in re.finditer(rb'<port protocol="tcp" portid="(\d+)">(.*?)</port>', xml, re.S):
+        element = re.search(
+            rb'<script id="' + script.encode() + rb'" output="[^"]*"(?:/>|>.*?</script>)',
+            port[2],
+            re.S,
+        )
+        if element:
+            found[int(port[1])] = element[0]
+    return found
+
+
+#: Far enough off that ssl-date samples twice (more than 90 minutes), and years off.
+YEARS_OFF = -(2 * 365 + 177) * 86400 - (10 * 3600 + 13 * 60 + 20)
+HOUR_OFF = 3723
+
+
+def _start(servers: Callable[..., TLSServer]) -> dict[str, int]:
+    """Every server of both scripts' cases, on likely-SSL ports: name -> port."""
+    specs: dict[str, tuple[str, dict[str, Any]]] = {
+        "alpn": ("tls", {"alpn": ["h2", "http/1.1"], "ciphers": LEGACY_CIPHERS}),
+        "no-alpn": ("tls", {"ciphers": LEGACY_CIPHERS}),
+        "alert": ("alert", {}),
+        "forced": ("alpn-forced", {"alpn": ["h2"]}),
+        "two": ("alpn-forced", {"alpn": ["spdy/3", "h2"]}),
+        "garbage": ("garbage", {}),
+        "hour": ("clock", {"clock_offset": HOUR_OFF}),
+        "years": ("clock", {"clock_offset": YEARS_OFF}),
+        "stagnant": ("stagnant", {}),
+    }
+    ports = _free_ports(len(specs))
+    for (mode, kwargs), port in zip(specs.values(), ports, strict=True):
+        servers(mode, rsa_cert(), port=port, **kwargs)
+    return dict(zip(specs, ports, strict=True))
+
+
+def _both(tmp_path: Path, ports: dict[str, int], script: str, verbosity: list[str]) -> Any:
+    """Nmap's and nmapx's ``<script>`` elements of ``script`` on every port."""
+    listed = ",".join(str(p) for p in ports.values())
+    scan = tmp_path / "scan.xml"
+    subprocess.run(
+        ["nmap", "-n", "-Pn", "-sT", "-p", listed, LOOP, "-oX", str(scan)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    started = time.monotonic()
+    nmap_run = subprocess.run(
+        ["nmap", "-n", "-Pn", "-sT", "-p", listed, *verbosity, "--script", "+" + script, LOOP,
+         "-oX", "-"],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    out = tmp_path / "nmapx.xml"
+    result = nmapx_main("run", str(scan), *verbosity, "--script", "+" + script, "-oX", str(out))
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert time.monotonic() - started < 120
+    return _script_elements(nmap_run.stdout, script), _script_elements(out.read_bytes(), script)
+
+
+VERBOSITIES = pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]], ids=["v0", "v1", "v2"])
+
+
+@needs_nmap
+@VERBOSITIES
+def test_tls_alpn_is_byte_identical_to_nmap(
+    tmp_path: Path, servers: Callable[..., TLSServer], verbosity: list[str]
+) -> None:
+    """Every case byte for byte: no clock is read, so nothing differs between runs."""
+    ports = _start(servers)
+    expected, got = _both(tmp_path, ports, "tls-alpn", verbosity)
+    assert got == expected
+    by_port = {port: name for name, port in ports.items()}
+    assert {by_port[p] for p in expected} == {"alpn", "forced", "two"}
+    assert expected[ports["alpn"]] == (
+        b'<script id="tls-alpn" output="&#xa;  h2&#xa;  http/1.1"><elem>h2</elem>\n'
+        b"<elem>http/1.1</elem>\n</script>"
+    )
+    assert b"<elem>spdy/3</elem>\n</script>" in expected[ports["two"]]
+
+
+#: ssl-date's fields that hold clock readings, compared by pattern, not byte for byte:
+#: * ``date`` (the ``date`` element and the text before ``;``): the target's clock when it
+#:   answered, which differs between the Nmap run and the nmapx run;
+#: * ``delta`` (the ``delta`` element) and the difference in the text (``+1h02m03s from
+#:   scanner time``): the target's time minus ours, each read in whole seconds at slightly
+#:   different moments, so a second boundary between them makes it 1 s less in one run;
+#: * the order of the ``date`` and ``delta`` elements: ssl-date.nse returns a plain Lua table,
+#:   which Nmap writes in hash-walk order, random per run (seen 15 times ``date`` first and 5
+#:   times ``delta`` first in 20 runs of Nmap 7.93); nmapx writes ``date``, ``delta``.
+CLOCK_FIELDS = ("date", "delta", "difference in the text", "order of date and delta")
+
+_DATE = rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00)"
+_DIFF = rb"(0s|[+-](?:(\d+)y)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(\d+)s)"
+_CLOCK_ELEMENT = re.compile(
+    rb'<script id="ssl-date" output="' + _DATE + rb"; " + _DIFF + rb' from scanner time\.">'
+    rb'(?:<elem key="date">' + _DATE + rb'</elem>\n<elem key="delta">(-?\d+\.0)</elem>\n'
+    rb'|<elem key="delta">(-?\d+\.0)</elem>\n<elem key="date">' + _DATE + rb"</elem>\n)"
+    rb"</script>\Z"
+)
+
+
+def _clock_reading(element: bytes) -> tuple[int, int, float]:
+    """(target time, the text's difference, delta) of a time result; the difference's years
+    count as 1000 days, so two readings a second apart stay a second apart."""
+    match = _CLOCK_ELEMENT.match(element)
+    assert match, element
+    text_date, diff = match[1], match[2]
+    elem_date = match[8] or match[11]
+    delta = float(match[9] or match[10])
+    assert text_date == elem_date
+    target = calendar.timegm(time.strptime(text_date.decode()[:19], "%Y-%m-%dT%H:%M:%S"))
+    years = int(match[3] or 0)
+    seconds = sum(int(match[i] or 0) * unit for i, unit in ((4, 86400), (5, 3600), (6, 60), (7, 1)))
+    sign = -1 if diff.startswith(b"-") else 1
+    assert (years == 0 and sign * seconds == delta) or years > 0
+    return target, sign * (years * 1000 * 86400 + seconds), delta
+
+
+@needs_nmap
+@VERBOSITIES
+def test_ssl_date_is_identical_to_nmap_but_the_clock(
+    tmp_path: Path, servers: Callable[..., TLSServer], verbosity: list[str]
+) -> None:
+    """Byte for byte where no clock is read (OpenSSL's random ``gmt_unix_time`` and a
+    constant one: ``TLS randomness does not represent time``; garbage and an alert: no
+    output at -d0, as ``stdnse.format_output(false, ...)`` gives none); the clock readings
+    (:data:`CLOCK_FIELDS`) by pattern: same form, within a second of each other."""
+    ports = _start(servers)
+    started = time.time()
+    expected, got = _both(tmp_path, ports, "ssl-date", verbosity)
+    by_port = {port: name for name, port in ports.items()}
+    assert set(got) == set(expected)
+    assert {by_port[p] for p in expected} == {
+        "alpn", "no-alpn", "forced", "two", "hour", "years", "stagnant",
+    }  # fmt: skip
+    randomness = b'<script id="ssl-date" output="TLS randomness does not represent time"></script>'
+    for name in ("alpn", "no-alpn", "stagnant"):
+        assert expected[ports[name]] == got[ports[name]] == randomness
+    for name, offset in (("forced", 0), ("two", 0), ("hour", HOUR_OFF), ("years", YEARS_OFF)):
+        nmap_target, nmap_diff, nmap_delta = _clock_reading(expected[ports[name]])
+        ours_target, ours_diff, ours_delta = _clock_reading(got[ports[name]])
+        for target, delta in ((nmap_target, nmap_delta), (ours_target, ours_delta)):
+            assert offset - 1 <= delta <= offset  # the target answered before we read our clock
+            assert started + offset - 2 <= target <= time.time() + offset
+        assert abs(nmap_delta - ours_delta) <= 1
+        assert abs(nmap_diff - ours_diff) <= 1
+        assert (ours_delta < 0) == (ours_diff < 0) and (nmap_delta < 0) == (nmap_diff < 0)
+    assert b"; -2y" in got[ports["years"]] and b"; -2y" in expected[ports["years"]]
+    assert got[ports["hour"]].index(b'key="date"') < got[ports["hour"]].index(b'key="delta"')
+
+
+@needs_nmap
+def test_hostile_peers_end_quietly(tmp_path: Path, servers: Callable[..., TLSServer]) -> None:
+    """Garbage, an alert and a server that never answers: bounded, no traceback, and at -d
+    the same elements as Nmap's (ssl-date's ``stdnse.format_output(false, ...)`` shows
+    ``ERROR: Unable to obtain data from the target`` there; tls-alpn says nothing)."""
+    garbage = servers("garbage")
+    alert = servers("alert")
+    silent = socket.socket()
+    silent.bind((LOOP, 0))
+    silent.listen(16)  # never accepts: the kernel completes the connections, nothing answers
+    try:
+        listed = f"{garbage.port},{alert.port},{silent.getsockname()[1]}"
+        scan = tmp_path / "scan.xml"
+        subprocess.run(
+            ["nmap", "-n", "-Pn", "-sT", "-p", listed, LOOP, "-oX", str(scan)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        nmap_run = subprocess.run(
+            ["nmap", "-n", "-Pn", "-sT", "-p", listed, "-d", "--script", "+tls-alpn,+ssl-date",
+             LOOP, "-oX", "-"],
+            check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+        started = time.monotonic()
+        out = tmp_path / "out.xml"
+        result = nmapx_main(
+            "run", str(scan), "-d", "--script", "+tls-alpn,+ssl-date", "-oX", str(out)
+        )
+        assert time.monotonic() - started < 30
+        assert result.returncode == 0
+        assert b"Traceback" not in result.stderr and b"threw an error" not in result.stderr
+        xml = out.read_bytes()
+        assert _script_elements(xml, "tls-alpn") == {}
+        assert _script_elements(nmap_run.stdout, "tls-alpn") == {}
+        failures = _script_elements(xml, "ssl-date")
+        assert failures == _script_elements(nmap_run.stdout, "ssl-date")
+        assert set(failures) == {garbage.port, alert.port, silent.getsockname()[1]}
+        assert all(b"ERROR: Unable to obtain data from the target" in e for e in failures.values())
+    finally:
+        silent.close()
