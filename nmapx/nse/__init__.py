@@ -7,8 +7,9 @@ Named and shaped like their Lua originals (nselib) so that an NSE script ports l
 and layered the way nselib is: ``nmap`` at the bottom, then ``stdnse``, ``shortport`` and
 ``comm`` (which asks ``shortport`` lazily for its SSL guess, as comm.lua does), with ``sockets``
 under ``nmap.new_socket``, ``target`` for new targets and ``errors`` for every error a script
-can meet; above them the protocol libraries: ``http`` (with ``url``), ``sslcert``, ``tls``,
-``ssh2`` and ``ssh1`` (host keys and their fingerprints); ``datetime`` (clock skew and
+can meet, and the small helpers ``stringaux``, ``rand`` and ``lpeg_utility`` (replies in a
+service fingerprint); above them the protocol libraries: ``http`` (with ``url``), ``sslcert``,
+``tls``, ``ssh2`` and ``ssh1`` (host keys and their fingerprints); ``datetime`` (clock skew and
 datetime.lua's time formatting) is light and always loaded.
 ``NseHost`` and ``Port`` are the types of a rule's and an action's arguments, for annotations.
 Of the engine, the library sees only the script-thread context (:mod:`nmapx.engine.thread`).
@@ -19,7 +20,19 @@ from types import ModuleType
 
 from nmapx.model.host import NseHost
 from nmapx.model.ports import Port, Version
-from nmapx.nse import comm, datetime, errors, nmap, shortport, sockets, stdnse, target
+from nmapx.nse import (
+    comm,
+    datetime,
+    errors,
+    lpeg_utility,
+    nmap,
+    rand,
+    shortport,
+    sockets,
+    stdnse,
+    stringaux,
+    target,
+)
 
 #: Loaded on first use (``from nmapx.nse import http`` or ``nmapx.nse.http``): they pull in
 #: ``cryptography`` and large tables that a run without such scripts should not pay for.
@@ -40,13 +53,16 @@ __all__ = [
     "datetime",
     "errors",
     "http",
+    "lpeg_utility",
     "nmap",
+    "rand",
     "shortport",
     "sockets",
     "ssh1",
     "ssh2",
     "sslcert",
     "stdnse",
+    "stringaux",
     "target",
     "tls",
     "url",

@@ -33,6 +33,7 @@ __all__ = [
     "mutex",
     "new_socket",
     "new_try",
+    "set_port_version",
     "verbosity",
     "version_intensity",
 ]
@@ -105,6 +106,26 @@ def get_ports(host: Any, previous: Port | None, protocol: str, state: str) -> Po
         if port.number > after:
             return port
     return None
+
+
+#: ``nmap.set_port_version``'s probe states (nse_nmaplib.cc's list); "hardmatched" by default.
+PROBE_STATES = ("nomatch", "softmatched", "hardmatched", "tcpwrapped", "incomplete")
+
+
+def set_port_version(host: Any, port: Any, probestate: str = "hardmatched") -> None:
+    """``nmap.set_port_version``: a version script's verdict on the service of ``port``.
+
+    Checked as Nmap checks it (a scanned port of the host, a known probe state; anything else
+    raises, which fails the script as Nmap's ``luaL_error`` does). The verdict lives in the
+    ``port.version`` table the script filled, so the rest of its thread sees it; nmapx does
+    not rewrite the input's ``<service>`` element, whose bytes it keeps as scanned (the model's
+    rule: the scan is the input, scripts add results to it).
+    """
+    if probestate not in PROBE_STATES:
+        raise ValueError(f"bad argument #3 to 'set_port_version' (invalid option '{probestate}')")
+    number, protocol = _port_spec(port)
+    if _target(host).get_port_state(number, protocol) is None:
+        raise ValueError("port was not scanned")
 
 
 def verbosity() -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from nmapx.nse import comm, nmap, shortport, stdnse
+from nmapx.nse import comm, lpeg_utility, nmap, shortport, stdnse
 
 author = "jah (NSE original); nmapx port"
 license = "Same as Nmap--See https://nmap.org/book/man-legal.html"
@@ -46,52 +46,10 @@ async def action(host: Any, port: Any) -> bytes | None:
     return output(await grab_banner(host, port))
 
 
-def fingerprint_response(service_fp: str, probe: str) -> bytes | None:
-    """lpeg-utility's ``get_response``: a probe's raw reply inside a service fingerprint."""
-    fp = service_fp.replace("\nSF:", "").encode("latin-1", "replace")
-    found = re.search(re.escape(probe.encode()) + rb",[0-9a-fA-F]+,", fp)
-    if found is None:
-        return None
-    pos = found.end()
-    if fp[pos : pos + 1] != b'"':
-        return None
-    quoted = bytearray()
-    pos += 1
-    while pos < len(fp):
-        char = fp[pos : pos + 1]
-        if char == b'"':
-            break
-        if char == b"\\" and fp[pos + 1 : pos + 2] in (b"\\", b'"'):
-            quoted += fp[pos + 1 : pos + 2]  # escaped_quote: \\ and \" lose their backslash
-            pos += 2
-            continue
-        quoted += char
-        pos += 1
-    else:
-        return None
-    return _unescape(bytes(quoted))
-
-
-_SPECIALS = {b"t": b"\t", b"r": b"\r", b"n": b"\n", b"0": b"\0"}
-_UNESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{0,2}|.)", re.S)
-
-
-def _unescape(text: bytes) -> bytes:
-    def one(match: re.Match[bytes]) -> bytes:
-        code = match[1]
-        if code in _SPECIALS:
-            return _SPECIALS[code]
-        if code.startswith(b"x") and len(code) > 1:
-            return bytes([int(code[1:], 16)])
-        return code[:1] if not code.startswith(b"x") else b""
-
-    return _UNESCAPE.sub(one, text)
-
-
 async def grab_banner(host: Any, port: Any) -> bytes | None:
     """What the service sends first (or what -sV already recorded for the NULL probe)."""
     if port.version is not None and port.version.service_fp:
-        response = fingerprint_response(port.version.service_fp, "NULL")
+        response = lpeg_utility.get_response(port.version.service_fp, "NULL")
         if response is not None:
             return response.strip()
     timeout = stdnse.parse_timespec(stdnse.get_script_args(SCRIPT_NAME + ".timeout"))
