@@ -333,3 +333,32 @@ def test_ssh_auth_methods_false_when_listing_fails(
         b'<script id="ssh-auth-methods" output="&#xa;  Supported authentication methods: false">'
         b'<elem key="Supported authentication methods">false</elem>\n</script>'
     )
+
+
+async def banner_then_silence(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"SSH-2.0-OpenSSH_9.2\r\n")
+    await writer.drain()
+    await asyncio.sleep(90)
+
+
+def test_both_scripts_give_up_like_nmap_on_a_silent_peer(tmp_path: Path) -> None:
+    """A banner, then nothing: both wait one socket timeout (30 s in Nmap and nmapx, run
+    together here), then ssh2-enum-algos prints nothing and ssh-auth-methods fails."""
+    address = port_22()
+    scripts = "ssh2-enum-algos,ssh-auth-methods"
+    nmap_out, scan, ours = tmp_path / "nmap.xml", tmp_path / "scan.xml", tmp_path / "nmapx.xml"
+    with FakeSshServer(banner_then_silence, address=address, port=22, lifetime=90):
+        run_nmap(address, 22, ["--script", scripts], [], nmap_out)
+        scan.write_text(re.sub(r"<script .*?(/>|</script>)", "", nmap_out.read_text(), flags=re.S))
+        started = time.monotonic()
+        result = nmapx_main("run", str(scan), "--script", scripts, "-oX", str(ours))
+        elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert 25 < elapsed < 60
+    assert (
+        script_bytes(ours, "ssh2-enum-algos") is script_bytes(nmap_out, "ssh2-enum-algos") is None
+    )
+    failed = script_bytes(nmap_out, "ssh-auth-methods")
+    assert failed is not None and b"ERROR: Script execution failed" in failed
+    assert script_bytes(ours, "ssh-auth-methods") == failed
