@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import html
 import re
 import socket
 import subprocess
@@ -369,3 +370,62 @@ def test_starttls_is_byte_identical_to_nmap(
     assert expected[25] == (
         b'<script id="ssl-date" output="TLS randomness does not represent time"></script>'
     )
+
+
+# =============================================================================== datetime vs Lua
+_SECONDS = [0, 1, -1, 59, 60, 3599, 3600, 86399, 86400, 158, -3723, 5 * 86400 + 61, 10**9]
+_STAMPS = [0, 86400, 951782400, 1202601600, 1700000000, 1796621530, 0xFFFFFFFF]
+_DIFF_PAIRS = [(a + d, a) for a in _STAMPS[1:] for d in (0, 4, -4, 3723, 366 * 86400, YEARS_OFF)]
+_ZONES = ["nil", "0", "7200", "-5400", "19800", "-1"]
+
+
+def _lua_cases() -> list[tuple[str, str]]:
+    """(Lua expression, the same call in Python) for datetime.lua's formatting functions."""
+    cases: list[tuple[str, str]] = []
+    for value in [*_SECONDS, 1.5, -0.25, 3723.9]:
+        cases.append((f"datetime.format_time({value})", datetime.format_time(value)))
+    for value in (0, 1500, 61001, -2500):
+        cases.append((f"datetime.format_time({value}, 1000)", datetime.format_time(value, 1000)))
+    for t2, t1 in _DIFF_PAIRS:
+        lua = f'datetime.format_difftime(os.date("!*t", {t2}), os.date("!*t", {t1}))'
+        ours = datetime.format_difftime(datetime.utc_table(t2), datetime.utc_table(t1))
+        cases.append((lua, ours))
+    for stamp in _STAMPS:
+        for zone in _ZONES:
+            offset = None if zone == "nil" else int(zone)
+            cases.append(
+                (
+                    f"datetime.format_timestamp({stamp}, {zone})",
+                    datetime.format_timestamp(stamp, offset),
+                )
+            )
+    return cases
+
+
+@needs_nmap
+def test_datetime_formatting_matches_nmaps_datetime_lua(tmp_path: Path) -> None:
+    """The same calls in Nmap 7.93's own datetime.lua (a pre-rule script that only formats:
+    nothing is scanned) and in nmapx.nse.datetime give the same strings."""
+    cases = _lua_cases()
+    calls = ",\n".join(f"    {lua}" for lua, _ in cases)
+    script = tmp_path / "datetime-probe.nse"
+    script.write_text(
+        'local datetime = require "datetime"\n'
+        'description = "Formats dates with datetime.lua for nmapx\'s tests."\n'
+        'categories = {"safe"}\n'
+        "prerule = function() return true end\n"
+        "action = function()\n"
+        "  local out = {\n" + calls + "\n  }\n"
+        '  return table.concat(out, "|")\n'
+        "end\n"
+    )
+    run = subprocess.run(
+        ["nmap", "-n", "--script", str(script), "-oX", "-"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    found = re.search(rb'<script id="datetime-probe" output="([^"]*)"', run.stdout)
+    assert found, run.stdout + run.stderr
+    lua = html.unescape(found[1].decode()).split("|")
+    assert len(lua) == len(cases) > 90
+    wrong = [(call, got, ours) for (call, ours), got in zip(cases, lua, strict=True) if got != ours]
+    assert wrong == []
