@@ -1,0 +1,445 @@
+"""http-server-header, http-headers, http-methods, http-robots.txt, http-generator and
+http-auth, byte for byte against Nmap 7.93's own scripts on the same loopback servers.
+
+Every server is a loopback listener this module starts (``fixtures/http_servers.py``,
+127.0.0.1, ephemeral ports, 30 s connection lifetime, stopped when the test ends) that answers
+by method, path and HTTP version with fixed bytes. Each test runs real ``nmap -sT`` with the
+six scripts forced (``+``: the ports are ephemeral, not http by number) and nmapx on a scan of
+the same ports, then compares the ``<script>`` elements, output attribute and children, byte
+for byte, at -v0, -v and -vv (http-methods shows ``Supported Methods`` from -v, and
+http-robots.txt shows 40 entries instead of 15; nothing changes from -v to -vv, which the
+third run shows).
+
+Compared by pattern or as sets, with the reason:
+
+* http-auth's challenge parameters: Nmap lists them in Lua's ``pairs()`` order, which changes
+  from run to run of Nmap itself; both the `` name=value`` words of a challenge line and the
+  ``<elem>`` lines of a ``params`` table are compared as sets (the heading, the schemes and
+  their order are compared exactly).
+* The random method of http-methods never appears in the output (only its status does), so
+  nothing needs a pattern there; the servers send no ``Date`` header, so http-headers needs
+  none either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from conftest import needs_nmap, nmapx_main
+
+from fixtures.http_servers import Exchange, HttpServers, response
+from nmapx.nse import lpeg_utility, stringaux
+
+LOOP = "127.0.0.1"
+SCRIPTS = (
+    "http-server-header",
+    "http-headers",
+    "http-methods",
+    "http-robots.txt",
+    "http-generator",
+    "http-auth",
+)
+
+ROBOTS_MANY = (
+    b"User-agent: *\n"
+    + b"".join(b"Disallow: /private/dir%02d/   # comment %d\r\n" % (i, i) for i in range(45))
+    + b"Disallow: /private/dir03/\nDisallow: private/dir04/\nDisallow:\n"
+    + b"disallow: /lower\nNoise Disallow: /inline\n"
+)
+ROBOTS_ONE = b"User-agent: *\nDisallow: /only\n"
+ROBOTS_FEW = b"Disallow: /a\nDisallow: /b #x\nDisallow: /c\n"
+
+GENERATOR_PAGE = (
+    b"<html><head><META NAME=\"Generator\" CONTENT='WordPress 6.1 &amp; more'/>"
+    b'<meta name=generator content="second"></head></html>'
+)
+
+
+def _head_of(data: bytes) -> bytes:
+    """A response without its body: what a HEAD answer is (Content-Length kept)."""
+    return data[: data.index(b"\r\n\r\n") + 4]
+
+
+class Site:
+    """One port's answers, chosen by method, path and the request's HTTP version."""
+
+    def __init__(
+        self,
+        *,
+        server: dict[str, str | None],
+        page: bytes = b"<html>hello</html>",
+        status: str = "HTTP/1.1 200 OK",
+        options: bytes | None = None,
+        methods: dict[str, str] | None = None,
+        unknown: str = "HTTP/1.1 501 Not Implemented",
+        robots: bytes | None = None,
+        head_status: str | None = None,
+        extra: tuple[tuple[str, str], ...] = (),
+        routes: dict[str, bytes] | None = None,
+    ) -> None:
+        self.server = server
+        #: path -> the whole answer to GET and HEAD of that path (redirects)
+        self.routes = routes or {}
+        self.page, self.status, self.options = page, status, options
+        self.methods = methods or {}
+        self.unknown, self.robots, self.head_status, self.extra = (
+            unknown,
+            robots,
+            head_status,
+            extra,
+        )
+
+    def __call__(self, exchange: Exchange) -> None:
+        line = exchange.request.split(b"\r\n", 1)[0]
+        value = self.server.get("1.0" if line.endswith(b"HTTP/1.0") else "1.1")
+        headers = ([("Server", value)] if value is not None else []) + list(self.extra)
+        method, path = exchange.method, exchange.path
+        get = response(self.status, [*headers, ("Content-Type", "text/html")], self.page)
+        if not re.fullmatch(rb"[A-Za-z]+ \S+ HTTP/1\.[01]", line):
+            exchange.send(response("HTTP/1.1 400 Bad Request", headers, b"bad request"))
+        elif method == "OPTIONS" and self.options is not None:
+            exchange.send(self.options)
+        elif method in ("GET", "HEAD") and path in self.routes:
+            answer = self.routes[path]
+            exchange.send(answer if method == "GET" else _head_of(answer))
+        elif method == "GET" and path == "/robots.txt":
+            if self.robots is None:
+                exchange.send(response("HTTP/1.1 404 Not Found", headers, b"no robots"))
+            else:
+                exchange.send(response("HTTP/1.1 200 OK", headers, self.robots))
+        elif method == "GET":
+            exchange.send(get)
+        elif method == "HEAD":
+            status = self.head_status or self.status
+            exchange.send(
+                _head_of(response(status, [*headers, ("Content-Type", "text/html")], self.page))
+            )
+        elif method in self.methods:
+            exchange.send(response(self.methods[method], headers, b"method answer"))
+        else:
+            exchange.send(response(self.unknown, headers, b"unknown method"))
+
+
+AUTH_CHALLENGES = 'Basic realm="Test Realm", Digest realm="d", nonce="abc", qop=auth'
+
+SITES: dict[str, Site] = {
+    # Server header, HEAD works, Allow lists a risky method, generator tag, many entries
+    "basic": Site(
+        server={"1.0": "nmapx-test/1.0", "1.1": "nmapx-test/1.0"},
+        page=GENERATOR_PAGE,
+        options=response(
+            "HTTP/1.1 200 OK", [("Allow", "GET, HEAD, POST, OPTIONS, TRACE,PROPFIND")]
+        ),
+        robots=ROBOTS_MANY,
+        extra=(("X-Custom", "a  b"),),
+    ),
+    # no Server header; HEAD gets 404 (http-headers falls back to GET); OPTIONS
+    # refused; GET/POST work; PUT answers 403 like the random method (not counted), DELETE 200
+    "strict": Site(
+        server={},
+        page=b'<meta name=generator content="Hugo 0.1" >',
+        head_status="HTTP/1.1 404 Not Found",
+        options=response("HTTP/1.1 405 Method Not Allowed", []),
+        methods={"POST": "HTTP/1.1 200 OK", "DELETE": "HTTP/1.1 200 OK", "PUT": "HTTP/1.1 403 No"},
+        unknown="HTTP/1.1 403 Forbidden",
+        robots=ROBOTS_ONE,
+    ),
+    # different Server headers for HTTP/1.0 and 1.1 (two values, sorted); Public and Allow merged
+    "versions": Site(
+        server={"1.0": "Zeta/1.0", "1.1": "Alpha/2.0"},
+        options=response(
+            "HTTP/1.1 200 OK", [("Allow", "GET,PUT"), ("Public", "OPTIONS, GET, DELETE")]
+        ),
+        robots=ROBOTS_FEW,
+        page=b'<meta name="generator" content="">',
+    ),
+    # 401 with two challenges; an empty Server header (<empty>); every method gets 401
+    "auth": Site(
+        server={"1.0": "", "1.1": ""},
+        status="HTTP/1.1 401 Unauthorized",
+        unknown="HTTP/1.1 401 Unauthorized",
+        extra=(("WWW-Authenticate", AUTH_CHALLENGES),),
+    ),
+    "auth-none": Site(server={}, status="HTTP/1.0 401 Nope"),
+    "auth-bad": Site(
+        server={"1.1": "only-1.1"},
+        status="HTTP/1.1 401 Unauthorized",
+        extra=(("WWW-Authenticate", 'Basic realm="unterminated'),),
+    ),
+    "auth-noparams": Site(
+        server={},
+        status="HTTP/1.1 401 Unauthorized",
+        extra=(("WWW-Authenticate", "Negotiate, NTLM"),),
+    ),
+    # / redirects twice before the page: http-generator follows up to 3 (0 with its
+    # script-arg), http-headers falls back to GET (HEAD met a redirect) and follows it
+    "redirect": Site(
+        server={"1.0": "Redir/1", "1.1": "Redir/1"},
+        routes={
+            "/": response("HTTP/1.1 302 Found", [("Location", "/step")], b"moved"),
+            "/step": response("HTTP/1.1 301 Moved", [("Location", "/gen")], b"moved"),
+            "/gen": response(
+                "HTTP/1.1 200 OK", [], b"<meta name='GENERATOR' content='Joomla! 4' />"
+            ),
+        },
+    ),
+}
+
+
+@contextlib.contextmanager
+def servers(
+    names: tuple[str, ...] = tuple(SITES), partial_head_timeout: float = 5.0
+) -> Iterator[HttpServers]:
+    with HttpServers(
+        {name: SITES[name] for name in names},
+        lifetime=30,
+        partial_head_timeout=partial_head_timeout,
+    ) as running:
+        yield running
+
+
+SCAN_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
+    '<nmaprun scanner="nmap" args="nmap -sT 127.0.0.1" start="1700000000" version="7.93"'
+    ' xmloutputversion="1.05">\n'
+    '<scaninfo type="connect" protocol="tcp" numservices="{count}" services="{services}"/>\n'
+    '<verbose level="0"/>\n<debugging level="0"/>\n'
+    '<host starttime="1700000000" endtime="1700000001">'
+    '<status state="up" reason="user-set" reason_ttl="0"/>\n'
+    '<address addr="127.0.0.1" addrtype="ipv4"/>\n<hostnames>\n</hostnames>\n<ports>'
+)
+SCAN_PORT = (
+    '<port protocol="tcp" portid="{port}"><state state="open" reason="syn-ack" reason_ttl="0"/>'
+    '<service name="http" method="table" conf="3"/></port>\n'
+)
+SCAN_TAIL = (
+    '</ports>\n<times srtt="100" rttvar="50" to="100000"/>\n</host>\n'
+    '<runstats><finished time="1700000002" timestr="x" summary="y" elapsed="2.00"'
+    ' exit="success"/><hosts up="1" down="0" total="1"/>\n</runstats>\n</nmaprun>\n'
+)
+
+
+def write_scan(path: Path, ports: list[int]) -> Path:
+    """A plain -sT scan of 127.0.0.1 listing ``ports`` as open (service "http" by table)."""
+    body = "".join(SCAN_PORT.format(port=p) for p in ports)
+    path.write_text(
+        SCAN_HEAD.format(count=len(ports), services=",".join(map(str, ports))) + body + SCAN_TAIL
+    )
+    return path
+
+
+_SCRIPT = re.compile(rb'<script id="([^"]+)" output="([^"]*)"(/>|>(.*?)</script>)', re.S)
+
+
+def script_elements(xml: bytes) -> dict[tuple[int, str], bytes]:
+    """(port, script id) -> its ``<script>`` element as written."""
+    found = {}
+    for port in re.finditer(rb'<port protocol="tcp" portid="(\d+)">(.*?)</port>', xml, re.S):
+        for script in _SCRIPT.finditer(port[2]):
+            found[int(port[1]), script[1].decode()] = script[0]
+    return found
+
+
+def _keyed_as_sets(node: ElementTree.Element) -> str:
+    """A ``<table>``/``<elem>`` tree as text, each keyed table's members sorted by key (Lua's
+    ``pairs()`` order is random); arrays keep their order."""
+    parts = [_keyed_as_sets(child) for child in node]
+    if all(child.get("key") is not None for child in node):
+        parts.sort()
+    return f"<{node.tag} key={node.get('key')!r}>{node.text or ''}" + "".join(parts) + ">"
+
+
+def canonical(script_id: str, element: bytes) -> bytes:
+    """The element with the parts Nmap itself prints in random order (http-auth\'s challenge
+    parameters and table keys, from Lua\'s ``pairs()``) as sets; everything else untouched."""
+    match = _SCRIPT.match(element)
+    assert match is not None
+    if script_id == "http-methods":
+        # "Status Lines" (with retest) is a plain Lua table: its lines and keys as sets
+        lines = match[2].split(b"&#xa;")
+        nested = sorted(line for line in lines if line.startswith(b"    "))
+        flat = [line for line in lines if not line.startswith(b"    ")]
+        children = ElementTree.fromstring(b"<script>" + (match[4] or b"") + b"</script>")
+        return b"&#xa;".join([*flat, *nested]) + b"|" + _keyed_as_sets(children).encode()
+    if script_id != "http-auth":
+        return element
+    lines = [
+        b" ".join([*line.split(b" ")[:3], *sorted(line.split(b" ")[3:])])
+        if line.startswith(b"  ") and b"=" in line
+        else line
+        for line in match[2].split(b"&#xa;")
+    ]  # "  Scheme" kept in place, then its " name=value" words as a set
+    children = ElementTree.fromstring(b"<script>" + (match[4] or b"") + b"</script>")
+    return b"&#xa;".join(lines) + b"|" + _keyed_as_sets(children).encode()
+
+
+def run_both(
+    tmp_path: Path,
+    verbosity: list[str],
+    ports: dict[str, int],
+    args: tuple[str, ...] = (),
+    nmap_scripts: str = ",".join("+" + s for s in SCRIPTS),
+    nmapx_scripts: str = ",".join(SCRIPTS),
+) -> tuple[dict[tuple[str, str], bytes], dict[tuple[str, str], bytes]]:
+    """Nmap's and nmapx's script elements, keyed by (site, script id)."""
+    spec = ",".join(map(str, sorted(ports.values())))
+    nmap_xml = tmp_path / "nmap.xml"
+    subprocess.run(
+        ["nmap", "-n", "-Pn", "-sT", "-p", spec, "--script", nmap_scripts,
+         *verbosity, *args, "-oX", str(nmap_xml), LOOP],
+        capture_output=True, timeout=300, check=True,
+    )  # fmt: skip
+    scan = write_scan(tmp_path / "scan.xml", sorted(ports.values()))
+    ours_xml = tmp_path / "nmapx.xml"
+    result = nmapx_main(
+        "run", str(scan), "--script", nmapx_scripts, *verbosity, *args, "-oX", str(ours_xml)
+    )
+    assert result.returncode == 0, result.stderr
+    by_port = {port: name for name, port in ports.items()}
+
+    def keyed(xml: bytes) -> dict[tuple[str, str], bytes]:
+        return {
+            (by_port[port], sid): canonical(sid, element)
+            for (port, sid), element in script_elements(xml).items()
+            if sid in SCRIPTS
+        }
+
+    return keyed(nmap_xml.read_bytes()), keyed(ours_xml.read_bytes())
+
+
+@needs_nmap
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]], ids=["v0", "v1", "v2"])
+def test_http_scripts_output_is_nmaps(tmp_path: Path, verbosity: list[str]) -> None:
+    with servers() as running:
+        theirs, ours = run_both(tmp_path, verbosity, running.ports)
+    assert sorted(ours) == sorted(theirs)
+    differing = {key: (ours[key], theirs[key]) for key in theirs if ours[key] != theirs[key]}
+    assert not differing
+    # the cases the comparison must have covered
+    assert {sid for _site, sid in ours} == set(SCRIPTS)
+    assert b"(Request type: HEAD)" in ours["basic", "http-headers"]
+    assert b"(Request type: GET)" in ours["strict", "http-headers"]
+    assert b"&#xa;  Alpha/2.0&#xa;  Zeta/1.0" in ours["versions", "http-server-header"]
+    assert b"&lt;empty&gt;" in ours["auth", "http-server-header"]
+    shown = b"(40 shown)" if verbosity else b"(15 shown)"
+    assert b"47 disallowed entries " + shown in ours["basic", "http-robots.txt"]
+    # a script chosen by name runs one verbosity level up (NSE): Supported Methods shows
+    assert b"Supported Methods" in ours["basic", "http-methods"]
+    assert b"Joomla! 4" in ours["redirect", "http-generator"]
+    assert ours["strict", "http-robots.txt"].startswith(
+        b'<script id="http-robots.txt" output="1 disallowed entry &#xa;/only"'
+    )
+
+
+SCRIPT_ARGS = (
+    "http-methods.test-all=1,http-methods.retest=1,http-methods.url-path=/p,"
+    "http-headers.useget=1,http-headers.path=/robots.txt,http-generator.redirects=0,"
+    "http-auth.path=/robots.txt"
+)
+
+
+@needs_nmap
+def test_http_scripts_with_script_args_are_nmaps(tmp_path: Path) -> None:
+    """The script-args: http-methods tries the unsafe methods too and shows each status line
+    (a plain Lua table: compared as a set), on another path; http-headers uses GET on
+    another path; http-generator follows no redirect; http-auth asks another path."""
+    with servers() as running:
+        theirs, ours = run_both(tmp_path, ["-v"], running.ports, ("--script-args", SCRIPT_ARGS))
+    assert sorted(ours) == sorted(theirs)
+    differing = {key: (ours[key], theirs[key]) for key in theirs if ours[key] != theirs[key]}
+    assert not differing
+    assert b"Status Lines" in ours["basic", "http-methods"]
+    assert b"Path tested: /p" in ours["basic", "http-methods"]
+    assert b"(Request type: GET)" in ours["basic", "http-headers"]
+    assert ("redirect", "http-generator") not in ours
+
+
+@needs_nmap
+def test_http_server_header_with_version_detection_is_nmaps(tmp_path: Path) -> None:
+    """With -sV data: the replies come from the service fingerprint (eight probes), then one
+    request of its own. The input is real ``nmap -sV`` output; the expected output is real
+    ``nmap -sV --script +http-server-header`` on the same servers. Both use
+    ``--version-intensity 6`` so that the plain -sV run does not run http-server-header
+    itself (its rule wants intensity 7 unless chosen by name), which would rewrite the
+    ``<service>`` the input must hold as version detection left it."""
+    names = ("basic", "versions", "auth", "auth-bad", "strict")
+    with servers(names, partial_head_timeout=0.3) as running:
+        spec = ",".join(map(str, sorted(running.ports.values())))
+        base = ["nmap", "-n", "-Pn", "-sV", "--version-intensity", "6", "-p", spec]
+        scan, nmap_xml = tmp_path / "sv.xml", tmp_path / "nmap.xml"
+        subprocess.run(
+            [*base, "-oX", str(scan), LOOP], capture_output=True, timeout=300, check=True
+        )
+        subprocess.run(
+            [*base, "--script", "+http-server-header", "-oX", str(nmap_xml), LOOP],
+            capture_output=True, timeout=300, check=True,
+        )  # fmt: skip
+        ours_xml = tmp_path / "nmapx.xml"
+        result = nmapx_main(
+            "run", str(scan), "--script", "+http-server-header", "-oX", str(ours_xml)
+        )
+        assert result.returncode == 0, result.stderr
+    assert scan.read_bytes().count(b"servicefp=") == len(names)
+    by_port = {port: name for name, port in running.ports.items()}
+
+    def keyed(xml: bytes) -> dict[str, bytes]:
+        return {
+            by_port[port]: element
+            for (port, sid), element in script_elements(xml).items()
+            if sid == "http-server-header"
+        }
+
+    theirs, ours = keyed(nmap_xml.read_bytes()), keyed(ours_xml.read_bytes())
+    assert ours == theirs
+    assert set(ours) == {"basic", "versions", "auth", "auth-bad"}
+    # the 400 answers to non-HTTP probes carry the other Server value: both are listed
+    assert b"&#xa;  Alpha/2.0&#xa;  Zeta/1.0" in ours["versions"]
+
+
+# =============================================================================== helpers
+def test_get_response_reads_a_fingerprint() -> None:
+    fp = (
+        'SF-Port80-TCP:V=7.93%I=7%D=1/1%Time=0%P=x%r(NULL,5,"a\\x20\\"b")%r(GetR'
+        '\nSF:equest,8,"HTTP/1\\.0\\r\\n\\0\\xff");'
+    )
+    assert lpeg_utility.get_response(fp, "NULL") == b'a\x20"b'.replace(b"\\x20", b" ")
+    assert lpeg_utility.get_response(fp, "GetRequest") == b"HTTP/1.0\r\n\0\xff"
+    assert lpeg_utility.get_response(fp, "Help") is None
+
+
+def test_stringaux_ipattern_and_strsplit() -> None:
+    assert stringaux.ipattern("ab[cd]\\s1") == "[aA][bB][cd]\\s1"
+    assert stringaux.ipattern(b"x") == b"[xX]"
+    assert stringaux.strsplit(r",\s*", "GET, HEAD,,POST") == ["GET", "HEAD", "", "POST"]
+    assert stringaux.strsplit(",", "") == [""]
+    with pytest.raises(ValueError):
+        stringaux.strsplit(r"\s*", "a b")
+
+
+#: http-methods chosen by category, with few other scripts (a glob such as ``http-*`` counts
+#: as chosen by name, and ``+default`` forces dozens of Nmap scripts that take minutes on
+#: servers of the wrong protocol)
+BY_CATEGORY = "+(default and safe and not (discovery or auth))"
+
+
+@needs_nmap
+def test_http_methods_chosen_by_category_is_nmaps(tmp_path: Path) -> None:
+    """Chosen by category (:data:`BY_CATEGORY`), a script runs at the real verbosity: at -v0
+    http-methods leaves out Supported Methods. Of the scripts it
+    chooses, only http-methods is one of these six."""
+    with servers() as running:
+        theirs, ours = run_both(
+            tmp_path, [], running.ports, nmap_scripts=BY_CATEGORY, nmapx_scripts=BY_CATEGORY
+        )
+    assert sorted(ours) == sorted(theirs)
+    differing = {key: (ours[key], theirs[key]) for key in theirs if ours[key] != theirs[key]}
+    assert not differing
+    assert {sid for _site, sid in ours} == {"http-methods"}
+    assert b"Supported Methods" not in ours["basic", "http-methods"]
+    assert b"Potentially risky methods: TRACE PROPFIND" in ours["basic", "http-methods"]
