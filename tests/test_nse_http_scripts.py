@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
@@ -314,7 +315,7 @@ def run_both(
 
 
 @needs_nmap
-@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]], ids=["v0", "v1", "v2"])
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"], ["-d2"]], ids=["v0", "v1", "v2", "d2"])
 def test_http_scripts_output_is_nmaps(tmp_path: Path, verbosity: list[str]) -> None:
     with servers() as running:
         theirs, ours = run_both(tmp_path, verbosity, running.ports)
@@ -327,8 +328,9 @@ def test_http_scripts_output_is_nmaps(tmp_path: Path, verbosity: list[str]) -> N
     assert b"(Request type: GET)" in ours["strict", "http-headers"]
     assert b"&#xa;  Alpha/2.0&#xa;  Zeta/1.0" in ours["versions", "http-server-header"]
     assert b"&lt;empty&gt;" in ours["auth", "http-server-header"]
-    shown = b"(40 shown)" if verbosity else b"(15 shown)"
-    assert b"47 disallowed entries " + shown in ours["basic", "http-robots.txt"]
+    # detail: verbosity (one up, chosen by name) + 2 x debugging: 15, 40 from 2, all from 5
+    shown = {(): b"(15 shown)", ("-d2",): b""}.get(tuple(verbosity), b"(40 shown)")
+    assert b"47 disallowed entries " + shown + b"&#xa;" in ours["basic", "http-robots.txt"]
     # a script chosen by name runs one verbosity level up (NSE): Supported Methods shows
     assert b"Supported Methods" in ours["basic", "http-methods"]
     assert b"Joomla! 4" in ours["redirect", "http-generator"]
@@ -443,3 +445,19 @@ def test_http_methods_chosen_by_category_is_nmaps(tmp_path: Path) -> None:
     assert {sid for _site, sid in ours} == {"http-methods"}
     assert b"Supported Methods" not in ours["basic", "http-methods"]
     assert b"Potentially risky methods: TRACE PROPFIND" in ours["basic", "http-methods"]
+
+
+def test_http_robots_txt_many_entries_stay_fast(tmp_path: Path) -> None:
+    """A robots.txt near the 2 MB body limit (about 80,000 entries): the duplicate check is a
+    set, not the original's scan of every entry so far, so this ends in seconds."""
+    robots = b"".join(b"Disallow: /d%d\n" % i for i in range(80_000))
+    with HttpServers({"big": Site(server={}, robots=robots)}, lifetime=30) as running:
+        scan = write_scan(tmp_path / "scan.xml", [running.ports["big"]])
+        started = time.monotonic()
+        result = nmapx_main(
+            "run", str(scan), "--script", "http-robots.txt", "-oX", str(tmp_path / "out.xml")
+        )
+        elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert b"80000 disallowed entries (15 shown)" in (tmp_path / "out.xml").read_bytes()
+    assert elapsed < 30
