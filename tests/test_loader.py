@@ -56,3 +56,19 @@ def test_choosing_one_script_loads_no_other() -> None:
         "['nmapx.scripts.daytime']",
         "False",
     ], result.stderr
+
+
+def test_an_id_given_as_a_plain_string_is_read_too(tmp_path: Path) -> None:
+    """Nmap's ids may hold a dot (http-robots.txt), which a module name cannot."""
+    from nmapx.engine.loader import static_info
+
+    path = write(tmp_path, "http_robots_txt.py", 'id = "http-robots.txt"\ncategories = ["safe"]\n')
+    assert static_info(path) == ("http-robots.txt", ("safe",))
+    assert static_info(write(tmp_path, "c.py", 'id = NAME\ncategories = ["safe"]\n')) is None
+
+
+def test_a_script_with_its_own_id_has_it_as_script_name() -> None:
+    from nmapx.engine.loader import BUILTIN_DIR, load_builtin
+
+    script = load_builtin(BUILTIN_DIR / "http_robots_txt.py")
+    assert (script.id, script.module.SCRIPT_NAME) == ("http-robots.txt", "http-robots.txt")

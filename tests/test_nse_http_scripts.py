@@ -1,15 +1,14 @@
-"""http-server-header, http-headers, http-methods, http-generator and http-auth, byte for
-byte against Nmap 7.93's own scripts on the same loopback servers.
+"""http-server-header, http-headers, http-methods, http-robots.txt, http-generator and
+http-auth, byte for byte against Nmap 7.93's own scripts on the same loopback servers.
 
 Every server is a loopback listener this module starts (``fixtures/http_servers.py``,
 127.0.0.1, ephemeral ports, 30 s connection lifetime, stopped when the test ends) that answers
 by method, path and HTTP version with fixed bytes. Each test runs real ``nmap -sT`` with the
-scripts forced (``+``: the ports are ephemeral, not http by number) and nmapx on a scan of the
-same ports, then compares the ``<script>`` elements, output attribute and children, byte for
-byte, at -v0, -v, -vv and -d2 (none of these scripts changes with them when chosen by name:
-NSE runs such a script one verbosity level up, so http-methods shows ``Supported Methods``
-even at -v0; chosen by category it does not, which a run of its own shows), with
-script-args, and for http-server-header on real ``nmap -sV`` data.
+six scripts forced (``+``: the ports are ephemeral, not http by number) and nmapx on a scan of
+the same ports, then compares the ``<script>`` elements, output attribute and children, byte
+for byte, at -v0, -v and -vv (http-methods shows ``Supported Methods`` from -v, and
+http-robots.txt shows 40 entries instead of 15; nothing changes from -v to -vv, which the
+third run shows).
 
 Compared by pattern or as sets, with the reason:
 
@@ -19,7 +18,7 @@ Compared by pattern or as sets, with the reason:
   their order are compared exactly).
 * The random method of http-methods never appears in the output (only its status does), so
   nothing needs a pattern there; the servers send no ``Date`` header, so http-headers needs
-  none either. The servers also serve a ``robots.txt`` (http-headers' path script-arg asks for it).
+  none either.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
@@ -42,6 +42,7 @@ SCRIPTS = (
     "http-server-header",
     "http-headers",
     "http-methods",
+    "http-robots.txt",
     "http-generator",
     "http-auth",
 )
@@ -327,9 +328,15 @@ def test_http_scripts_output_is_nmaps(tmp_path: Path, verbosity: list[str]) -> N
     assert b"(Request type: GET)" in ours["strict", "http-headers"]
     assert b"&#xa;  Alpha/2.0&#xa;  Zeta/1.0" in ours["versions", "http-server-header"]
     assert b"&lt;empty&gt;" in ours["auth", "http-server-header"]
+    # detail: verbosity (one up, chosen by name) + 2 x debugging: 15, 40 from 2, all from 5
+    shown = {(): b"(15 shown)", ("-d2",): b""}.get(tuple(verbosity), b"(40 shown)")
+    assert b"47 disallowed entries " + shown + b"&#xa;" in ours["basic", "http-robots.txt"]
     # a script chosen by name runs one verbosity level up (NSE): Supported Methods shows
     assert b"Supported Methods" in ours["basic", "http-methods"]
     assert b"Joomla! 4" in ours["redirect", "http-generator"]
+    assert ours["strict", "http-robots.txt"].startswith(
+        b'<script id="http-robots.txt" output="1 disallowed entry &#xa;/only"'
+    )
 
 
 SCRIPT_ARGS = (
@@ -438,3 +445,19 @@ def test_http_methods_chosen_by_category_is_nmaps(tmp_path: Path) -> None:
     assert {sid for _site, sid in ours} == {"http-methods"}
     assert b"Supported Methods" not in ours["basic", "http-methods"]
     assert b"Potentially risky methods: TRACE PROPFIND" in ours["basic", "http-methods"]
+
+
+def test_http_robots_txt_many_entries_stay_fast(tmp_path: Path) -> None:
+    """A robots.txt near the 2 MB body limit (about 80,000 entries): the duplicate check is a
+    set, not the original's scan of every entry so far, so this ends in seconds."""
+    robots = b"".join(b"Disallow: /d%d\n" % i for i in range(80_000))
+    with HttpServers({"big": Site(server={}, robots=robots)}, lifetime=30) as running:
+        scan = write_scan(tmp_path / "scan.xml", [running.ports["big"]])
+        started = time.monotonic()
+        result = nmapx_main(
+            "run", str(scan), "--script", "http-robots.txt", "-oX", str(tmp_path / "out.xml")
+        )
+        elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert b"80000 disallowed entries (15 shown)" in (tmp_path / "out.xml").read_bytes()
+    assert elapsed < 30

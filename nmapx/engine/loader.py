@@ -193,8 +193,9 @@ def load_builtin(path: Path) -> Script:
     """Import one built-in script (a module of :mod:`nmapx.scripts`) and check it."""
     module = importlib.import_module(f"nmapx.scripts.{path.stem}")
     _set_global(module, "SCRIPT_PATH", str(path))
-    _set_global(module, "SCRIPT_NAME", script_id_for(path))
-    return from_module(module, str(path), script_id_for(path))
+    script = from_module(module, str(path), script_id_for(path))
+    _set_global(module, "SCRIPT_NAME", script.id)  # http-robots.txt's, not its file's
+    return script
 
 
 def builtin_scripts() -> list[Script]:
@@ -202,10 +203,11 @@ def builtin_scripts() -> list[Script]:
     return [load_builtin(path) for path in _builtin_paths()]
 
 
-def static_categories(path: Path) -> tuple[str, ...] | None:
-    """A script's categories read from its source, without running it; None when the source
-    does not say them plainly (a computed value, or an ``id`` of its own), and the script must
-    be loaded to know.
+def static_info(path: Path) -> tuple[str, tuple[str, ...]] | None:
+    """A script's id and categories read from its source, without running it; None when the
+    source does not say them plainly (a computed value), and the script must be loaded to know.
+    The id is the file's (``_`` written ``-``) unless the source assigns ``id`` a string
+    literal, as a script whose Nmap id holds a dot must (``http-robots.txt``).
 
     Why: Nmap selects scripts from ``script.db`` and loads only the chosen ones. Importing every
     built-in to learn its categories would make every run pay for every protocol library
@@ -215,6 +217,7 @@ def static_categories(path: Path) -> tuple[str, ...] | None:
         tree = ast.parse(path.read_bytes(), str(path))
     except (OSError, SyntaxError, ValueError):
         return None
+    script_id = script_id_for(path)
     categories: tuple[str, ...] | None = None
     for node in tree.body:
         value: ast.expr | None
@@ -225,8 +228,14 @@ def static_categories(path: Path) -> tuple[str, ...] | None:
             names, value = [node.target.id], node.value
         else:
             continue
-        if "id" in names or value is None:
-            return None
+        if value is None:
+            if "id" in names or "categories" in names:
+                return None
+            continue
+        if "id" in names:
+            if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+                return None
+            script_id = value.value
         if "categories" not in names:
             continue
         try:
@@ -236,7 +245,16 @@ def static_categories(path: Path) -> tuple[str, ...] | None:
         if not isinstance(found, list | tuple) or not all(isinstance(c, str) for c in found):
             return None
         categories = tuple(c.lower() for c in found)
-    return categories
+    return None if categories is None else (script_id, categories)
+
+
+def static_categories(path: Path) -> tuple[str, ...] | None:
+    """:func:`static_info`'s categories, for a script whose id is its file's: None when the
+    source does not state them plainly or gives the script an id of its own."""
+    info = static_info(path)
+    if info is None or info[0] != script_id_for(path):
+        return None
+    return info[1]
 
 
 @dataclass(frozen=True)
@@ -257,12 +275,12 @@ def available() -> list[Available]:
     built-ins that compute their categories, are loaded here, as :func:`catalogue` does."""
     found: dict[str, Available] = {}
     for path in _builtin_paths():
-        categories = static_categories(path)
-        if categories is None:
+        static = static_info(path)
+        if static is None:
             script = load_builtin(path)
             found.setdefault(script.id, Available(script.info, _already(script)))
             continue
-        info = ScriptInfo(script_id_for(path), categories, str(path))
+        info = ScriptInfo(static[0], static[1], str(path))
         found.setdefault(info.id, Available(info, functools.partial(load_builtin, path)))
     for script in entry_point_scripts():
         found.setdefault(script.id, Available(script.info, _already(script)))
