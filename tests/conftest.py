@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import shutil
@@ -9,8 +10,9 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,6 +75,45 @@ def nmapx_main(*args: str, input: bytes | None = None) -> subprocess.CompletedPr
     finally:
         sys.stdin, sys.stdout, sys.stderr = saved
     return subprocess.CompletedProcess(["nmapx", *args], code, out.getvalue(), err.getvalue())
+
+
+def in_script_thread(
+    body: Callable[[], Awaitable[Any]],
+    *,
+    script_args: str = "",
+    verbosity: int = 0,
+    debugging: int = 0,
+    script_trace: bool = False,
+    no_network: bool = False,
+    allowed: Callable[[str], bool] | None = None,
+    phase: str = "prerule",
+    limit: float = 60,
+) -> tuple[Any, str]:
+    """Run ``body`` as a script thread of a fresh run, bounded by ``limit`` seconds; returns
+    (its result, the NSE messages it printed). The library's unit tests need a script thread
+    (the library reads settings, scope and the trace switch from it), not a whole run."""
+    from nmapx.engine.scriptargs import parse_script_args
+    from nmapx.engine.thread import CURRENT, RunContext, RunSettings, ScriptThread
+
+    stream = io.StringIO()
+    settings = RunSettings(
+        verbosity=verbosity,
+        debugging=debugging,
+        script_trace=script_trace,
+        script_args=parse_script_args(script_args),
+        no_network=no_network,
+        stream=stream,
+    )
+    thread = ScriptThread(script_id="t", phase=phase, engine=RunContext(settings, allowed=allowed))
+
+    async def main() -> Any:
+        CURRENT.set(thread)
+        try:
+            return await asyncio.wait_for(body(), limit)
+        finally:
+            thread.release_resources()
+
+    return asyncio.run(main()), stream.getvalue()
 
 
 def dtd_errors(path: Path) -> str:

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import gzip
 import html
-import io
 import re
 import subprocess
 import time
@@ -30,12 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import needs_nmap, nmapx_main
+from conftest import in_script_thread, needs_nmap, nmapx_main
 
 from fixtures.http_servers import Exchange, HttpServers, response
-from nmapx.engine import thread as context
-from nmapx.engine.scriptargs import parse_script_args
-from nmapx.engine.thread import RunContext, RunSettings, ScriptThread
 from nmapx.nse import http, url
 from nmapx.nse.http import Headers, Response
 
@@ -53,26 +49,14 @@ def run_thread(
     limit: float = 60,
 ) -> tuple[Any, str]:
     """Run ``body`` as a script thread of a fresh run; returns (result, NSE messages)."""
-    stream = io.StringIO()
-    engine = RunContext(
-        RunSettings(
-            debugging=debugging,
-            script_trace=script_trace,
-            script_args=parse_script_args(script_args),
-            stream=stream,
-        ),
+    return in_script_thread(
+        body,
+        script_args=script_args,
+        debugging=debugging,
+        script_trace=script_trace,
         allowed=allowed,
+        limit=limit,
     )
-    thread = ScriptThread(script_id="t", phase="prerule", engine=engine)
-
-    async def main() -> Any:
-        context.CURRENT.set(thread)
-        try:
-            return await asyncio.wait_for(body(), limit)
-        finally:
-            thread.release_resources()
-
-    return asyncio.run(main()), stream.getvalue()
 
 
 def fetch(port: int, path: str = "/", method: str = "GET", **options: Any) -> Response:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import in_script_thread
 
 from nmapx.engine import thread as context
 from nmapx.engine.thread import RunContext, RunSettings, ScopeError, ScriptThread
@@ -48,28 +49,15 @@ def run_thread(
     limit: float = 60,
 ) -> tuple[Any, str]:
     """Run ``body`` as a script thread; returns (result, engine messages)."""
-    stream = io.StringIO()
-    engine = RunContext(
-        RunSettings(
-            verbosity=verbosity,
-            debugging=debugging,
-            script_trace=script_trace,
-            no_network=no_network,
-            stream=stream,
-        ),
+    return in_script_thread(
+        body,
+        script_trace=script_trace,
+        no_network=no_network,
         allowed=allowed,
+        verbosity=verbosity,
+        debugging=debugging,
+        limit=limit,
     )
-    thread = ScriptThread(script_id="t", phase="prerule", engine=engine)
-
-    async def main() -> Any:
-        context.CURRENT.set(thread)
-        try:
-            return await asyncio.wait_for(body(), limit)
-        finally:
-            thread.release_resources()
-
-    result = asyncio.run(main())
-    return result, stream.getvalue()
 
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

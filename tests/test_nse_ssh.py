@@ -25,7 +25,6 @@ import asyncio
 import base64
 import hashlib
 import html
-import io
 import re
 import shutil
 import struct
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import needs_nmap, nmapx_main
+from conftest import in_script_thread, needs_nmap, nmapx_main
 
 from fixtures.ssh_servers import (
     LEGACY,
@@ -47,9 +46,6 @@ from fixtures.ssh_servers import (
     free_port_22_address,
     sshd_unavailable,
 )
-from nmapx.engine import thread as context
-from nmapx.engine.scriptargs import parse_script_args
-from nmapx.engine.thread import RunContext, RunSettings, ScriptThread
 from nmapx.nse import ssh1, ssh2
 from nmapx.nse.errors import SocketError
 
@@ -70,25 +66,9 @@ def run_thread(
     limit: float = 120,
 ) -> tuple[Any, str]:
     """Run ``body`` as a script thread of a fresh run; returns (result, NSE messages)."""
-    stream = io.StringIO()
-    engine = RunContext(
-        RunSettings(
-            debugging=debugging,
-            script_trace=script_trace,
-            script_args=parse_script_args(script_args),
-            stream=stream,
-        )
+    return in_script_thread(
+        body, script_args=script_args, debugging=debugging, script_trace=script_trace, limit=limit
     )
-    thread = ScriptThread(script_id="t", phase="prerule", engine=engine)
-
-    async def main() -> Any:
-        context.CURRENT.set(thread)
-        try:
-            return await asyncio.wait_for(body(), limit)
-        finally:
-            thread.release_resources()
-
-    return asyncio.run(main()), stream.getvalue()
 
 
 def blob_of(pub: Path) -> bytes:

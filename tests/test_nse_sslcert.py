@@ -14,7 +14,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import hashlib
-import io
 import re
 import socket
 import struct
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import needs_nmap, nmapx_main
+from conftest import in_script_thread, needs_nmap, nmapx_main
 from cryptography.hazmat.primitives import serialization
 
 from fixtures.tls_servers import (
@@ -36,8 +35,6 @@ from fixtures.tls_servers import (
     rsa_cert,
     server_hello,
 )
-from nmapx.engine import thread as context
-from nmapx.engine.thread import RunContext, RunSettings, ScriptThread
 from nmapx.model.host import NseHost
 from nmapx.model.ports import Port, Version
 from nmapx.nse import sslcert, tls
@@ -51,17 +48,7 @@ LOOP = "127.0.0.1"
 # =============================================================================== harness
 def run_thread(body: Callable[[], Awaitable[Any]], limit: float = 60) -> Any:
     """Run ``body`` as a script thread (the library needs one), bounded by ``limit``."""
-    engine = RunContext(RunSettings(stream=io.StringIO()))
-    thread = ScriptThread(script_id="t", phase="portrule", engine=engine)
-
-    async def main() -> Any:
-        context.CURRENT.set(thread)
-        try:
-            return await asyncio.wait_for(body(), limit)
-        finally:
-            thread.release_resources()
-
-    return asyncio.run(main())
+    return in_script_thread(body, phase="portrule", limit=limit)[0]
 
 
 def make_host() -> NseHost:
