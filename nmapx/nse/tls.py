@@ -599,6 +599,26 @@ async def _read_atleast(sock: NseSocket, count: int, buffer: bytes) -> bytes:
     return got
 
 
+async def exchange_hello(sock: NseSocket, hello: bytes) -> bytes | None:
+    """Send ``hello`` on a connected ``sock`` and return the buffer holding the server's first
+    record, or None, with the debug line the ClientHello scripts print (``Couldn't send`` /
+    ``Couldn't receive``); the socket is closed either way. ssl-date and tls-alpn each carry this
+    exchange in Nmap; here it is written once."""
+    try:
+        try:
+            await sock.send(hello)
+        except SocketError as error:
+            stdnse.debug(1, "Couldn't send: %s", error)
+            return None
+        try:
+            return await record_buffer(sock)
+        except SocketError as error:
+            stdnse.debug(1, "Couldn't receive: %s", error)
+            return None
+    finally:
+        sock.close()
+
+
 async def record_buffer(sock: NseSocket, buffer: bytes = b"", i: int = 0) -> bytes:
     """``tls.record_buffer``: read until ``buffer`` holds a whole record starting at ``i``.
 

@@ -70,19 +70,7 @@ async def client_hello(host: NseHost, port: Port) -> bytes | None:
             sock = await specialized(host, port)
         except SocketError:
             return None
-    try:
-        try:
-            await sock.send(hello)
-        except SocketError as error:
-            stdnse.debug(1, "Couldn't send: %s", error)
-            return None
-        try:
-            return await tls.record_buffer(sock)
-        except SocketError as error:
-            stdnse.debug(1, "Couldn't receive: %s", error)
-            return None
-    finally:
-        sock.close()
+    return await tls.exchange_hello(sock, hello)
 
 
 def extract_time(response: bytes) -> int | None:

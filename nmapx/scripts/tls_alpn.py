@@ -70,20 +70,8 @@ async def client_hello(host: NseHost, port: Port, protos: list[bytes]) -> bytes 
         except SocketError as error:
             stdnse.debug(1, "Connection to server failed: %s", error)
             return None
-    try:
-        sock.set_timeout(5000)
-        try:
-            await sock.send(hello)
-        except SocketError as error:
-            stdnse.debug(1, "Couldn't send: %s", error)
-            return None
-        try:
-            return await tls.record_buffer(sock)
-        except SocketError as error:
-            stdnse.debug(1, "Couldn't receive: %s", error)
-            return None
-    finally:
-        sock.close()
+    sock.set_timeout(5000)
+    return await tls.exchange_hello(sock, hello)
 
 
 def _unpack_name(data: bytes, pos: int, size: int) -> tuple[bytes, int]:
