@@ -116,6 +116,36 @@ def in_script_thread(
     return asyncio.run(main()), stream.getvalue()
 
 
+_SCAN_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
+    '<nmaprun scanner="nmap" args="nmap -sT 127.0.0.1" start="1700000000" version="7.93"'
+    ' xmloutputversion="1.05">\n'
+    '<scaninfo type="connect" protocol="tcp" numservices="{count}" services="{services}"/>\n'
+    '<verbose level="0"/>\n<debugging level="0"/>\n'
+    '<host starttime="1700000000" endtime="1700000001">'
+    '<status state="up" reason="user-set" reason_ttl="0"/>\n'
+    '<address addr="127.0.0.1" addrtype="ipv4"/>\n<hostnames>\n</hostnames>\n<ports>'
+)
+_SCAN_PORT = (
+    '<port protocol="tcp" portid="{port}"><state state="open" reason="syn-ack" reason_ttl="0"/>'
+    '<service name="{service}" method="table" conf="3"/></port>\n'
+)
+_SCAN_TAIL = (
+    '</ports>\n<times srtt="100" rttvar="50" to="100000"/>\n</host>\n'
+    '<runstats><finished time="1700000002" timestr="x" summary="y" elapsed="2.00"'
+    ' exit="success"/><hosts up="1" down="0" total="1"/>\n</runstats>\n</nmaprun>\n'
+)
+
+
+def loopback_scan(path: Path, ports: list[int], service: str = "http") -> Path:
+    """A plain ``nmap -sT`` scan of 127.0.0.1 listing ``ports`` as open, the service named by
+    the port table (no -sV): the input a test hands nmapx for servers it started itself."""
+    body = "".join(_SCAN_PORT.format(port=p, service=service) for p in ports)
+    head = _SCAN_HEAD.format(count=len(ports), services=",".join(map(str, ports)))
+    path.write_text(head + body + _SCAN_TAIL)
+    return path
+
+
 def dtd_errors(path: Path) -> str:
     """xmllint's complaints about ``path`` against Nmap's DTD ('' when valid)."""
     result = subprocess.run(

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import in_script_thread, needs_nmap, nmapx_main
+from conftest import in_script_thread, loopback_scan, needs_nmap, nmapx_main
 
 from fixtures.http_servers import Exchange, HttpServers, response
 from nmapx.nse import http, url
@@ -562,33 +562,8 @@ def title_servers() -> Iterator[HttpServers]:
         yield servers
 
 
-SCAN_HEAD = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
-    '<nmaprun scanner="nmap" args="nmap -sT 127.0.0.1" start="1700000000" version="7.93"'
-    ' xmloutputversion="1.05">\n'
-    '<scaninfo type="connect" protocol="tcp" numservices="{count}" services="{services}"/>\n'
-    '<verbose level="0"/>\n<debugging level="0"/>\n'
-    '<host starttime="1700000000" endtime="1700000001">'
-    '<status state="up" reason="user-set" reason_ttl="0"/>\n'
-    '<address addr="127.0.0.1" addrtype="ipv4"/>\n<hostnames>\n</hostnames>\n<ports>'
-)
-SCAN_PORT = (
-    '<port protocol="tcp" portid="{port}"><state state="open" reason="syn-ack" reason_ttl="0"/>'
-    '<service name="http" method="table" conf="3"/></port>\n'
-)
-SCAN_TAIL = (
-    '</ports>\n<times srtt="100" rttvar="50" to="100000"/>\n</host>\n'
-    '<runstats><finished time="1700000002" timestr="x" summary="y" elapsed="2.00"'
-    ' exit="success"/><hosts up="1" down="0" total="1"/>\n</runstats>\n</nmaprun>\n'
-)
-
-
 def write_scan(path: Path, ports: list[int]) -> Path:
-    """A scan of 127.0.0.1 listing ``ports`` as open http (what -sV would have said)."""
-    body = "".join(SCAN_PORT.format(port=p) for p in ports)
-    head = SCAN_HEAD.format(count=len(ports), services=",".join(map(str, ports)))
-    path.write_text(head + body + SCAN_TAIL)
-    return path
+    return loopback_scan(path, ports)
 
 
 def script_elements(xml: bytes) -> dict[str, bytes]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from conftest import needs_nmap, nmapx_main
+from conftest import loopback_scan, needs_nmap, nmapx_main
 
 from fixtures.http_servers import Exchange, HttpServers, response
 from nmapx.nse import lpeg_utility, stringaux
@@ -205,34 +205,8 @@ def servers(
         yield running
 
 
-SCAN_HEAD = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
-    '<nmaprun scanner="nmap" args="nmap -sT 127.0.0.1" start="1700000000" version="7.93"'
-    ' xmloutputversion="1.05">\n'
-    '<scaninfo type="connect" protocol="tcp" numservices="{count}" services="{services}"/>\n'
-    '<verbose level="0"/>\n<debugging level="0"/>\n'
-    '<host starttime="1700000000" endtime="1700000001">'
-    '<status state="up" reason="user-set" reason_ttl="0"/>\n'
-    '<address addr="127.0.0.1" addrtype="ipv4"/>\n<hostnames>\n</hostnames>\n<ports>'
-)
-SCAN_PORT = (
-    '<port protocol="tcp" portid="{port}"><state state="open" reason="syn-ack" reason_ttl="0"/>'
-    '<service name="http" method="table" conf="3"/></port>\n'
-)
-SCAN_TAIL = (
-    '</ports>\n<times srtt="100" rttvar="50" to="100000"/>\n</host>\n'
-    '<runstats><finished time="1700000002" timestr="x" summary="y" elapsed="2.00"'
-    ' exit="success"/><hosts up="1" down="0" total="1"/>\n</runstats>\n</nmaprun>\n'
-)
-
-
 def write_scan(path: Path, ports: list[int]) -> Path:
-    """A plain -sT scan of 127.0.0.1 listing ``ports`` as open (service "http" by table)."""
-    body = "".join(SCAN_PORT.format(port=p) for p in ports)
-    path.write_text(
-        SCAN_HEAD.format(count=len(ports), services=",".join(map(str, ports))) + body + SCAN_TAIL
-    )
-    return path
+    return loopback_scan(path, ports)
 
 
 _SCRIPT = re.compile(rb'<script id="([^"]+)" output="([^"]*)"(/>|>(.*?)</script>)', re.S)

@@ -10,12 +10,10 @@ never ends) must end in bounded time and memory without a traceback.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import ctypes.util
 import hashlib
 import re
-import socket
 import struct
 import subprocess
 import time
@@ -32,6 +30,7 @@ from fixtures.tls_servers import (
     RSA_ORGANIZATION,
     TLSServer,
     expired_ec_cert,
+    free_likely_ssl_ports,
     rsa_cert,
     server_hello,
 )
@@ -681,23 +680,11 @@ def test_socket_get_ssl_certificate(servers: Callable[..., TLSServer]) -> None:
 
 
 # =============================================================================== against Nmap
-#: Ports shortport.ssl names (so ssl-cert's rule holds without -sV on either side).
-LIKELY_SSL = (4433, 8443, 6380, 9001, 8883, 5061, 5349, 5986, 6514, 6679, 6697, 11712, 16379)
-
-
 def _free_ports(count: int) -> list[int]:
-    free = []
-    for port in LIKELY_SSL:
-        with contextlib.closing(socket.socket()) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((LOOP, port))
-            except OSError:
-                continue
-        free.append(port)
-        if len(free) == count:
-            return free
-    pytest.skip("not enough free likely-SSL ports on 127.0.0.1")
+    ports = free_likely_ssl_ports(count)
+    if ports is None:
+        pytest.skip("not enough free likely-SSL ports on 127.0.0.1")
+    return ports
 
 
 def _script_elements(xml: bytes) -> dict[str, bytes]:

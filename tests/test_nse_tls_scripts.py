@@ -14,7 +14,6 @@ the clock readings of ssl-date listed in :data:`CLOCK_FIELDS`.
 from __future__ import annotations
 
 import calendar
-import contextlib
 import html
 import re
 import socket
@@ -27,7 +26,13 @@ from typing import Any
 import pytest
 from conftest import needs_nmap, nmapx_main
 
-from fixtures.tls_servers import LEGACY_CIPHERS, TLSServer, rsa_cert, server_hello
+from fixtures.tls_servers import (
+    LEGACY_CIPHERS,
+    TLSServer,
+    free_likely_ssl_ports,
+    rsa_cert,
+    server_hello,
+)
 from nmapx.model.host import NseHost
 from nmapx.nse import datetime, tls
 from nmapx.scripts import tls_alpn
@@ -134,23 +139,11 @@ def test_check_alpn_reads_what_tls_alpn_nse_reads(monkeypatch: pytest.MonkeyPatc
 
 
 # =============================================================================== against Nmap
-#: Ports shortport.ssl names (so the rules hold without -sV on either side).
-LIKELY_SSL = (4433, 8443, 6380, 9001, 8883, 5061, 5349, 5986, 6514, 6679, 6697, 11712, 16379)
-
-
 def _free_ports(count: int) -> list[int]:
-    free = []
-    for port in LIKELY_SSL:
-        with contextlib.closing(socket.socket()) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((LOOP, port))
-            except OSError:
-                continue
-        free.append(port)
-        if len(free) == count:
-            return free
-    pytest.skip("not enough free likely-SSL ports on 127.0.0.1")
+    ports = free_likely_ssl_ports(count)
+    if ports is None:
+        pytest.skip("not enough free likely-SSL ports on 127.0.0.1")
+    return ports
 
 
 def _script_elements(xml: bytes, script: str) -> dict[int, bytes]:
