@@ -25,6 +25,7 @@ import bz2
 import contextlib
 import fcntl
 import gzip
+import io
 import logging
 import os
 import re
@@ -168,7 +169,8 @@ class AtomicOutput:
         self.backup = backup
         self._temp: str | None = None
         self._raw: BinaryIO | None = None
-        self.stream: BinaryIO
+        #: Where bytes go: stdout, the temporary file, or a compressor writing into it.
+        self.stream: BinaryIO | io.BufferedIOBase
 
     @property
     def is_stdout(self) -> bool:
@@ -197,11 +199,11 @@ class AtomicOutput:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._raw = os.fdopen(handle, "wb", buffering=_BUFFER)
         if self.compress == "gzip":
-            self.stream = gzip.GzipFile(  # type: ignore[assignment]
+            self.stream = gzip.GzipFile(
                 filename="", mode="wb", fileobj=self._raw, compresslevel=_GZIP_LEVEL
             )
         elif self.compress == "bzip2":
-            self.stream = bz2.BZ2File(self._raw, "wb")  # type: ignore[assignment]
+            self.stream = bz2.BZ2File(self._raw, "wb")
         else:
             self.stream = self._raw
         return self
