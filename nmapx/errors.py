@@ -127,6 +127,22 @@ class OutputError(NmapxError):
     """An output file cannot be written; the previous file at that path is left intact."""
 
 
+class InterruptedEarly(NmapxError):
+    """The run was interrupted before the input's ``<nmaprun>`` had been read: no output."""
+
+
+class LeftAsItWas(NmapxError):
+    """A damaged or truncated input that ``--in-place`` does not rewrite."""
+
+    def __init__(self, source: str, status: ExitStatus) -> None:
+        super().__init__(
+            "left as it was: --in-place rewrites only inputs read without damage"
+            " (-oX writes a repaired copy)",
+            source=source,
+        )
+        self.status = status
+
+
 class ScriptLoadError(NmapxError):
     """A script file that cannot be used (Nmap treats these as fatal for the whole run)."""
 

@@ -37,7 +37,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nmapx.errors import ExitStatus, NmapxError
+from nmapx.errors import ExitStatus, InterruptedEarly, LeftAsItWas
 from nmapx.interrupt import CANCEL_SECONDS, SIGNALS, ReadCut, ReadDeadline, StopRequest
 from nmapx.model.host import Host
 from nmapx.nmapxml.reader import Document, Epilogue, Item, Prologue, TopLevelItem, Truncation
@@ -55,22 +55,6 @@ log = logging.getLogger(__name__)
 #: Pieces read ahead of the writers at most (bounds memory when probes are slow).
 READ_AHEAD = 4096
 _T = TypeVar("_T")
-
-
-class InterruptedEarly(NmapxError):
-    """The run was interrupted before the input's ``<nmaprun>`` had been read: no output."""
-
-
-class LeftAsItWas(NmapxError):
-    """A damaged or truncated input that ``--in-place`` does not rewrite."""
-
-    def __init__(self, source: str, status: ExitStatus) -> None:
-        super().__init__(
-            "left as it was: --in-place rewrites only inputs read without damage"
-            " (-oX writes a repaired copy)",
-            source=source,
-        )
-        self.status = status
 
 
 @dataclass
