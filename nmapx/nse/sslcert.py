@@ -1200,36 +1200,36 @@ async def _imap(host: Any, port: Any) -> NseSocket:
     return sock
 
 
-async def _pop3(host: Any, port: Any) -> NseSocket:
-    """POP3 ``STLS`` (RFC 2595)."""
-    sock, banner = await _banner_line(host, port, "POP3")
-    if not banner.startswith(b"+OK"):
+async def _one_line_starttls(
+    host: Any, port: Any, what: str, greeting: bytes, command: str, ready: bytes, refused: str
+) -> NseSocket:
+    """The dance POP3 and NNTP share: a greeting line, one command, one ``ready`` reply."""
+    sock, banner = await _banner_line(host, port, what)
+    if not banner.startswith(greeting):
         sock.close()
-        raise SocketError("POP3 protocol mismatch")
-    result = await _exchange_line(sock, "STLS\r\n")
-    if not result.startswith(b"+OK"):
+        raise SocketError(f"{what} protocol mismatch")
+    result = await _exchange_line(sock, command)
+    if not result.startswith(ready):
         _starttls_supported(host, port, False)
         stdnse.debug(1, "Error: %s", result.decode("latin-1"))
         await _quit(sock)
-        raise SocketError("Failed to connect to POP3 server")
+        raise SocketError(refused)
     _starttls_supported(host, port, True)
     return sock
+
+
+async def _pop3(host: Any, port: Any) -> NseSocket:
+    """POP3 ``STLS`` (RFC 2595)."""
+    return await _one_line_starttls(
+        host, port, "POP3", b"+OK", "STLS\r\n", b"+OK", "Failed to connect to POP3 server"
+    )
 
 
 async def _nntp(host: Any, port: Any) -> NseSocket:
     """NNTP ``STARTTLS`` (RFC 4642)."""
-    sock, banner = await _banner_line(host, port, "NNTP")
-    if not banner.startswith(b"200"):
-        sock.close()
-        raise SocketError("NNTP protocol mismatch")
-    result = await _exchange_line(sock, "STARTTLS\r\n")
-    if not result.startswith(b"382 "):
-        _starttls_supported(host, port, False)
-        stdnse.debug(1, "Error: %s", result.decode("latin-1"))
-        await _quit(sock)
-        raise SocketError("NNTP server does not support STARTTLS")
-    _starttls_supported(host, port, True)
-    return sock
+    return await _one_line_starttls(
+        host, port, "NNTP", b"200", "STARTTLS\r\n", b"382 ", "NNTP server does not support STARTTLS"
+    )
 
 
 async def _postgres(host: Any, port: Any) -> NseSocket:
