@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +222,80 @@ def listener_factory() -> Iterator[type[Listener]]:
     yield make  # type: ignore[misc]
     for listener in made:
         listener.close()
+
+
+# =============================================================================== private network
+@functools.cache
+def _private_network_unavailable() -> str | None:
+    from fixtures.netns import unavailable
+
+    return unavailable()
+
+
+@pytest.fixture
+def private_network() -> Iterator[Any]:
+    """A fresh :class:`fixtures.netns.PrivateNetwork` (``lo`` up), closed after the test.
+
+    Servers made under ``with private_network.entered():`` live in it on any port (443, 25,
+    80: nothing else can hold them, so no test skips because a port is taken), and so does
+    everything started in that block: nmapx in-process, and real Nmap as a subprocess (a
+    child inherits the namespace of the thread that forks it). Skips only where namespaces
+    cannot be made at all (not root, no util-linux), never by chance.
+    """
+    reason = _private_network_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    from fixtures.netns import PrivateNetwork
+
+    with PrivateNetwork(lifetime=600) as network:
+        yield network
+
+
+@pytest.fixture
+def in_private_network(private_network: Any) -> Iterator[Any]:
+    """The test itself runs inside :func:`private_network` (its fixtures that depend on this
+    one too): servers it makes, nmapx in-process and Nmap as a subprocess all share the
+    namespace, and the test's thread leaves it before the namespace is closed."""
+    with private_network.entered():
+        yield private_network
+
+
+_REPORT = re.compile(rb"Nmap scan report for (\S+)")
+_PORT_LINE = re.compile(rb"(\d+)/(tcp|udp|sctp) ")
+
+
+def normal_script_blocks(
+    text: bytes, ids: Iterable[str] | None = None
+) -> dict[tuple[str, int, str], bytes]:
+    """(address, port, script id) -> that script's ``|`` lines of Nmap's normal output (-oN),
+    in the order written, for the scripts in ``ids`` (every script when None).
+
+    A port's script blocks follow its port line; each block ends with its one ``|_`` line,
+    so the line after it (or after the port line) starts the next block, ``| ID: ...`` or
+    ``|_ID: ...``. Host script results (after no port line) are left out.
+    """
+    wanted = None if ids is None else set(ids)
+    found: dict[tuple[str, int, str], bytes] = {}
+    host, port, script = "", 0, ""
+    for line in text.split(b"\n"):
+        report = _REPORT.match(line)
+        if report:
+            host, port, script = report[1].decode(), 0, ""
+            continue
+        number = _PORT_LINE.match(line)
+        if number:
+            port, script = int(number[1]), ""
+            continue
+        if not line.startswith(b"|"):  # the end of the port's lines
+            port, script = 0, ""
+            continue
+        if not port:  # host script results
+            continue
+        if not script:
+            script = line[2:].split(b":", 1)[0].decode(errors="replace")
+        if wanted is None or script in wanted:
+            key = (host, port, script)
+            found[key] = found.get(key, b"") + line + b"\n"
+        if line.startswith(b"|_"):
+            script = ""
+    return found
