@@ -2,7 +2,10 @@
 
 Certificates are made here with ``cryptography`` (fixtures/tls_servers.py): an RSA one with a
 non-ASCII organisation and DNS, IP, e-mail and URI subjectAltNames, and an expired EC P-256
-one. Servers run on 127.0.0.1 only, from a thread, bounded in time, and stop in teardown.
+one. Servers run on 127.0.0.1 of a private network namespace made for each test (the
+``in_private_network`` fixture: the test runs inside it too), from a thread, bounded in time,
+and stop in teardown; against Nmap they sit on the ports Nmap's tables name (443, 8443, ...
+for TLS, 21, 25, 110, 119 and 143 for STARTTLS), which the namespace always has free.
 Hostile peers (garbage instead of a ServerHello, a 1 MB certificate chain, a chain that
 never ends) must end in bounded time and memory without a traceback.
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import in_script_thread, needs_nmap, nmapx_main
+from conftest import in_script_thread, needs_nmap, nmapx_main, normal_script_blocks
 from cryptography.hazmat.primitives import serialization
 
 from fixtures.tls_servers import (
@@ -30,7 +33,6 @@ from fixtures.tls_servers import (
     RSA_ORGANIZATION,
     TLSServer,
     expired_ec_cert,
-    free_likely_ssl_ports,
     rsa_cert,
     server_hello,
 )
@@ -77,7 +79,8 @@ def make_port(number: int, service: str | None = None, tunnel: str = "none") -> 
 
 
 @pytest.fixture
-def servers() -> Iterator[Callable[..., TLSServer]]:
+def servers(in_private_network: Any) -> Iterator[Callable[..., TLSServer]]:
+    """Makes servers inside the test's private network (the test runs in it too)."""
     made: list[TLSServer] = []
 
     def make(*args: Any, **kwargs: Any) -> TLSServer:
@@ -680,13 +683,6 @@ def test_socket_get_ssl_certificate(servers: Callable[..., TLSServer]) -> None:
 
 
 # =============================================================================== against Nmap
-def _free_ports(count: int) -> list[int]:
-    ports = free_likely_ssl_ports(count)
-    if ports is None:
-        pytest.skip("not enough free likely-SSL ports on 127.0.0.1")
-    return ports
-
-
 def _script_elements(xml: bytes) -> dict[str, bytes]:
     """portid -> the port's ssl-cert ``<script>`` element, exactly as written."""
     found = {}
@@ -711,7 +707,7 @@ def test_ssl_cert_is_byte_identical_to_nmap(
     RSA (non-ASCII organisation, DNS and IP SANs), expired EC, a 1 MB chain (both read it by
     hand after OpenSSL refuses it) and garbage (no output on either side).
     """
-    rsa_port, ec_port, big_port, junk_port = _free_ports(4)
+    rsa_port, ec_port, big_port, junk_port = 443, 8443, 4433, 9001  # shortport.ssl's
     servers("tls", rsa_cert(), port=rsa_port)
     servers("tls", expired_ec_cert(), port=ec_port)
     servers("bigchain", rsa_cert(), port=big_port)
@@ -722,48 +718,58 @@ def test_ssl_cert_is_byte_identical_to_nmap(
         ["nmap", "-n", "-Pn", "-sT", "-p", ports, LOOP, "-oX", str(scan)],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
+    nmap_normal, ours_normal = tmp_path / "nmap.nmap", tmp_path / "nmapx.nmap"
     nmap_run = subprocess.run(
-        ["nmap", "-n", "-Pn", "-sT", "-p", ports, *verbosity, "--script", selection, LOOP, "-oX", "-"],
+        ["nmap", "-n", "-Pn", "-sT", "-p", ports, *verbosity, "--script", selection, LOOP,
+         "-oX", "-", "-oN", str(nmap_normal)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     out = tmp_path / "nmapx.xml"
-    result = nmapx_main("run", str(scan), *verbosity, "--script", selection, "-oX", str(out))
+    result = nmapx_main(
+        "run", str(scan), *verbosity, "--script", selection, "-oX", str(out),
+        "-oN", str(ours_normal),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     expected = _script_elements(nmap_run.stdout)
     assert set(expected) == {str(rsa_port), str(ec_port), str(big_port)}
     assert _script_elements(out.read_bytes()) == expected
+    expected_normal = normal_script_blocks(nmap_normal.read_bytes(), ["ssl-cert"])
+    assert normal_script_blocks(ours_normal.read_bytes(), ["ssl-cert"]) == expected_normal
+    assert {port for _, port, _ in expected_normal} == {rsa_port, ec_port, big_port}
     assert b"M\\xC3\\xBCller" in expected[str(rsa_port)]
 
 
 #: The STARTTLS services on the ports Nmap's service table names (so no -sV is needed).
-STARTTLS_PORTS = {"ftp": 21, "smtp": 25, "pop3": 110, "imap": 143}
+STARTTLS_PORTS = {"ftp": 21, "smtp": 25, "pop3": 110, "nntp": 119, "imap": 143}
 
 
 @needs_nmap
 def test_starttls_ssl_cert_is_byte_identical_to_nmap(
     tmp_path: Path, servers: Callable[..., TLSServer]
 ) -> None:
-    """FTP, SMTP, POP3 and IMAP STARTTLS on their well-known ports (needs root to bind)."""
-    try:
-        for mode, number in STARTTLS_PORTS.items():
-            servers(
-                mode, rsa_cert() if mode in ("smtp", "imap") else expired_ec_cert(), port=number
-            )
-    except OSError as error:
-        pytest.skip(f"cannot listen on the well-known ports: {error}")
+    """FTP, SMTP, POP3, NNTP and IMAP STARTTLS on their well-known ports."""
+    for mode, number in STARTTLS_PORTS.items():
+        servers(mode, rsa_cert() if mode in ("smtp", "imap") else expired_ec_cert(), port=number)
     ports = ",".join(str(n) for n in STARTTLS_PORTS.values())
     scan = tmp_path / "scan.xml"
     subprocess.run(
         ["nmap", "-n", "-Pn", "-sT", "-p", ports, LOOP, "-oX", str(scan)],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
+    nmap_normal, ours_normal = tmp_path / "nmap.nmap", tmp_path / "nmapx.nmap"
     nmap_run = subprocess.run(
-        ["nmap", "-n", "-Pn", "-sT", "-p", ports, "--script", "ssl-cert", LOOP, "-oX", "-"],
+        ["nmap", "-n", "-Pn", "-sT", "-p", ports, "--script", "ssl-cert", LOOP, "-oX", "-",
+         "-oN", str(nmap_normal)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     out = tmp_path / "nmapx.xml"
-    result = nmapx_main("run", str(scan), "--script", "ssl-cert", "-oX", str(out))
+    result = nmapx_main(
+        "run", str(scan), "--script", "ssl-cert", "-oX", str(out), "-oN", str(ours_normal)
+    )
     assert result.returncode == 0, result.stderr
     expected = _script_elements(nmap_run.stdout)
     assert set(expected) == {str(n) for n in STARTTLS_PORTS.values()}
     assert _script_elements(out.read_bytes()) == expected
+    expected_normal = normal_script_blocks(nmap_normal.read_bytes(), ["ssl-cert"])
+    assert normal_script_blocks(ours_normal.read_bytes(), ["ssl-cert"]) == expected_normal
+    assert {port for _, port, _ in expected_normal} == set(STARTTLS_PORTS.values())

@@ -1,14 +1,18 @@
 """tls-alpn and ssl-date, and nmapx.nse.datetime, against real Nmap 7.93 on loopback servers.
 
-Servers (fixtures/tls_servers.py) run on 127.0.0.1 only, from a thread, bounded in time, and
-stop in teardown: Python ``ssl`` servers with and without ALPN (``h2``, ``http/1.1``), a
-server that answers every ALPN offer with a fatal ``no_application_protocol`` alert, hand-made
+Servers (fixtures/tls_servers.py) run on 127.0.0.1 of a private network namespace made for
+the test (the ``in_private_network`` fixture), from a thread, bounded in time, and stop in
+teardown: Python ``ssl`` servers with and without ALPN (``h2``, ``http/1.1``), a server that
+answers every ALPN offer with a fatal ``no_application_protocol`` alert, hand-made
 ServerHellos that force one ALPN protocol or name two (an RFC 7301 violation), that carry this
 machine's clock (right, an hour off, years off) or a constant, a record with half a
-ServerHello, garbage instead of a ServerHello, and SMTP and IMAP STARTTLS (on their
-well-known ports, when the test may bind them). Each script runs through the command line in-process and through real Nmap on
-the same servers in the same test; the ``<script>`` elements must be byte-identical, except
-the clock readings of ssl-date listed in :data:`CLOCK_FIELDS`.
+ServerHello, garbage instead of a ServerHello, and SMTP and IMAP STARTTLS. Every server sits
+on a port Nmap's tables name (443, 8443, ... for TLS, 25 and 143 for STARTTLS; the namespace
+holds them all, so nothing can be in the way), so both sides choose the scripts by their real
+portrules, with no ``+``. Each script runs through the command line in-process and through
+real Nmap on the same servers in the same test; the ``<script>`` elements and the ``|`` lines
+of normal output must be byte-identical, except the clock readings of ssl-date listed in
+:data:`CLOCK_FIELDS`.
 """
 
 from __future__ import annotations
@@ -24,12 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import needs_nmap, nmapx_main
+from conftest import needs_nmap, nmapx_main, normal_script_blocks
 
 from fixtures.tls_servers import (
     LEGACY_CIPHERS,
     TLSServer,
-    free_likely_ssl_ports,
     rsa_cert,
     server_hello,
 )
@@ -41,7 +44,8 @@ LOOP = "127.0.0.1"
 
 
 @pytest.fixture
-def servers() -> Iterator[Callable[..., TLSServer]]:
+def servers(in_private_network: Any) -> Iterator[Callable[..., TLSServer]]:
+    """Makes servers inside the test's private network (the test runs in it too)."""
     made: list[TLSServer] = []
 
     def make(*args: Any, **kwargs: Any) -> TLSServer:
@@ -139,13 +143,6 @@ def test_check_alpn_reads_what_tls_alpn_nse_reads(monkeypatch: pytest.MonkeyPatc
 
 
 # =============================================================================== against Nmap
-def _free_ports(count: int) -> list[int]:
-    ports = free_likely_ssl_ports(count)
-    if ports is None:
-        pytest.skip("not enough free likely-SSL ports on 127.0.0.1")
-    return ports
-
-
 def _script_elements(xml: bytes, script: str) -> dict[int, bytes]:
     """portid -> the port's ``<script>`` element of ``script``, exactly as written."""
     found = {}
@@ -165,28 +162,34 @@ YEARS_OFF = -(2 * 365 + 177) * 86400 - (10 * 3600 + 13 * 60 + 20)
 HOUR_OFF = 3723
 
 
+#: Each case's server and its port: ports shortport.ssl names (LIKELY_SSL_PORTS), so the
+#: scripts' portrules hold by port number, as they do for a real scan without -sV.
+CASES: dict[str, tuple[int, str, dict[str, Any]]] = {
+    "alpn": (443, "tls", {"alpn": ["h2", "http/1.1"], "ciphers": LEGACY_CIPHERS}),
+    "no-alpn": (8443, "tls", {"ciphers": LEGACY_CIPHERS}),
+    "alert": (4433, "alert", {}),
+    "forced": (993, "alpn-forced", {"alpn": ["h2"]}),
+    "two": (995, "alpn-forced", {"alpn": ["spdy/3", "h2"]}),
+    "garbage": (465, "garbage", {}),
+    "hour": (563, "clock", {"clock_offset": HOUR_OFF}),
+    "years": (636, "clock", {"clock_offset": YEARS_OFF}),
+    "stagnant": (5061, "stagnant", {}),
+    "fragment": (6697, "fragment", {}),
+}
+
+
 def _start(servers: Callable[..., TLSServer]) -> dict[str, int]:
-    """Every server of both scripts' cases, on likely-SSL ports: name -> port."""
-    specs: dict[str, tuple[str, dict[str, Any]]] = {
-        "alpn": ("tls", {"alpn": ["h2", "http/1.1"], "ciphers": LEGACY_CIPHERS}),
-        "no-alpn": ("tls", {"ciphers": LEGACY_CIPHERS}),
-        "alert": ("alert", {}),
-        "forced": ("alpn-forced", {"alpn": ["h2"]}),
-        "two": ("alpn-forced", {"alpn": ["spdy/3", "h2"]}),
-        "garbage": ("garbage", {}),
-        "hour": ("clock", {"clock_offset": HOUR_OFF}),
-        "years": ("clock", {"clock_offset": YEARS_OFF}),
-        "stagnant": ("stagnant", {}),
-        "fragment": ("fragment", {}),
-    }
-    ports = _free_ports(len(specs))
-    for (mode, kwargs), port in zip(specs.values(), ports, strict=True):
+    """Every server of both scripts' cases (:data:`CASES`): name -> port."""
+    for port, mode, kwargs in CASES.values():
         servers(mode, rsa_cert(), port=port, **kwargs)
-    return dict(zip(specs, ports, strict=True))
+    return {name: case[0] for name, case in CASES.items()}
 
 
-def _both(tmp_path: Path, ports: dict[str, int], script: str, verbosity: list[str]) -> Any:
-    """Nmap's and nmapx's ``<script>`` elements of ``script`` on every port."""
+def _both(
+    tmp_path: Path, ports: dict[str, int], script: str, verbosity: list[str]
+) -> tuple[dict[int, bytes], dict[int, bytes], dict[int, bytes], dict[int, bytes]]:
+    """Nmap's and nmapx's ``<script>`` elements of ``script`` on every port, then their
+    ``|`` lines of normal output (port -> lines), both run inside the private network."""
     listed = ",".join(str(p) for p in ports.values())
     scan = tmp_path / "scan.xml"
     subprocess.run(
@@ -194,17 +197,30 @@ def _both(tmp_path: Path, ports: dict[str, int], script: str, verbosity: list[st
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     started = time.monotonic()
+    nmap_normal, ours_normal = tmp_path / "nmap.nmap", tmp_path / "nmapx.nmap"
     nmap_run = subprocess.run(
-        ["nmap", "-n", "-Pn", "-sT", "-p", listed, *verbosity, "--script", "+" + script, LOOP,
-         "-oX", "-"],
+        ["nmap", "-n", "-Pn", "-sT", "-p", listed, *verbosity, "--script", script, LOOP,
+         "-oX", "-", "-oN", str(nmap_normal)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     out = tmp_path / "nmapx.xml"
-    result = nmapx_main("run", str(scan), *verbosity, "--script", "+" + script, "-oX", str(out))
+    result = nmapx_main(
+        "run", str(scan), *verbosity, "--script", script, "-oX", str(out), "-oN", str(ours_normal)
+    )
     assert result.returncode == 0, result.stderr
     assert b"Traceback" not in result.stderr
     assert time.monotonic() - started < 120
-    return _script_elements(nmap_run.stdout, script), _script_elements(out.read_bytes(), script)
+    return (
+        _script_elements(nmap_run.stdout, script),
+        _script_elements(out.read_bytes(), script),
+        _normal_lines(nmap_normal.read_bytes(), script),
+        _normal_lines(ours_normal.read_bytes(), script),
+    )
+
+
+def _normal_lines(text: bytes, script: str) -> dict[int, bytes]:
+    """port -> the ``|`` lines of ``script`` in normal output."""
+    return {port: lines for (_, port, _), lines in normal_script_blocks(text, [script]).items()}
 
 
 VERBOSITIES = pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"]], ids=["v0", "v1", "v2"])
@@ -217,8 +233,9 @@ def test_tls_alpn_is_byte_identical_to_nmap(
 ) -> None:
     """Every case byte for byte: no clock is read, so nothing differs between runs."""
     ports = _start(servers)
-    expected, got = _both(tmp_path, ports, "tls-alpn", verbosity)
+    expected, got, expected_normal, got_normal = _both(tmp_path, ports, "tls-alpn", verbosity)
     assert got == expected
+    assert got_normal == expected_normal and set(got_normal) == set(expected)
     by_port = {port: name for name, port in ports.items()}
     assert {by_port[p] for p in expected} == {"alpn", "forced", "two", "fragment"}
     # a handshake record with no whole message: record.body[1].type fails in tls-alpn.nse
@@ -270,6 +287,20 @@ def _clock_reading(element: bytes) -> tuple[int, int, float]:
     return target, sign * (years * 1000 * 86400 + seconds), delta
 
 
+_CLOCK_LINE = re.compile(rb"\|_ssl-date: " + _DATE + rb"; " + _DIFF + rb" from scanner time\.\n\Z")
+
+
+def _normal_clock_reading(lines: bytes) -> tuple[int, int]:
+    """(target time, the text's difference) of a time result's normal-output line, the
+    difference's years counted as in :func:`_clock_reading`."""
+    match = _CLOCK_LINE.match(lines)
+    assert match, lines
+    target = calendar.timegm(time.strptime(match[1].decode()[:19], "%Y-%m-%dT%H:%M:%S"))
+    seconds = sum(int(match[i] or 0) * unit for i, unit in ((4, 86400), (5, 3600), (6, 60), (7, 1)))
+    sign = -1 if match[2].startswith(b"-") else 1
+    return target, sign * (int(match[3] or 0) * 1000 * 86400 + seconds)
+
+
 @needs_nmap
 @VERBOSITIES
 def test_ssl_date_is_identical_to_nmap_but_the_clock(
@@ -281,15 +312,18 @@ def test_ssl_date_is_identical_to_nmap_but_the_clock(
     (:data:`CLOCK_FIELDS`) by pattern: same form, within a second of each other."""
     ports = _start(servers)
     started = time.time()
-    expected, got = _both(tmp_path, ports, "ssl-date", verbosity)
+    expected, got, expected_normal, got_normal = _both(tmp_path, ports, "ssl-date", verbosity)
     by_port = {port: name for name, port in ports.items()}
     assert set(got) == set(expected)
+    assert set(got_normal) == set(expected_normal) == set(expected)
     assert {by_port[p] for p in expected} == {
         "alpn", "no-alpn", "forced", "two", "hour", "years", "stagnant",
     }  # fmt: skip
     randomness = b'<script id="ssl-date" output="TLS randomness does not represent time"></script>'
+    randomness_line = b"|_ssl-date: TLS randomness does not represent time\n"
     for name in ("alpn", "no-alpn", "stagnant"):
         assert expected[ports[name]] == got[ports[name]] == randomness
+        assert expected_normal[ports[name]] == got_normal[ports[name]] == randomness_line
     for name, offset in (("forced", 0), ("two", 0), ("hour", HOUR_OFF), ("years", YEARS_OFF)):
         nmap_target, nmap_diff, nmap_delta = _clock_reading(expected[ports[name]])
         ours_target, ours_diff, ours_delta = _clock_reading(got[ports[name]])
@@ -299,6 +333,9 @@ def test_ssl_date_is_identical_to_nmap_but_the_clock(
         assert abs(nmap_delta - ours_delta) <= 1
         assert abs(nmap_diff - ours_diff) <= 1
         assert (ours_delta < 0) == (ours_diff < 0) and (nmap_delta < 0) == (nmap_diff < 0)
+        # normal output: the same text as the output attribute, so the same readings
+        assert _normal_clock_reading(expected_normal[ports[name]]) == (nmap_target, nmap_diff)
+        assert _normal_clock_reading(got_normal[ports[name]]) == (ours_target, ours_diff)
     assert b"; -2y" in got[ports["years"]] and b"; -2y" in expected[ports["years"]]
     assert got[ports["hour"]].index(b'key="date"') < got[ports["hour"]].index(b'key="delta"')
 
@@ -308,28 +345,30 @@ def test_hostile_peers_end_quietly(tmp_path: Path, servers: Callable[..., TLSSer
     """Garbage, an alert and a server that never answers: bounded, no traceback, and at -d
     the same elements as Nmap's (ssl-date's ``stdnse.format_output(false, ...)`` shows
     ``ERROR: Unable to obtain data from the target`` there; tls-alpn says nothing)."""
-    garbage = servers("garbage")
-    alert = servers("alert")
+    garbage = servers("garbage", port=465)
+    alert = servers("alert", port=4433)
     silent = socket.socket()
-    silent.bind((LOOP, 0))
+    silent.bind((LOOP, 9001))
     silent.listen(16)  # never accepts: the kernel completes the connections, nothing answers
     try:
-        listed = f"{garbage.port},{alert.port},{silent.getsockname()[1]}"
+        listed = "465,4433,9001"
         scan = tmp_path / "scan.xml"
         subprocess.run(
             ["nmap", "-n", "-Pn", "-sT", "-p", listed, LOOP, "-oX", str(scan)],
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
+        nmap_normal, ours_normal = tmp_path / "nmap.nmap", tmp_path / "nmapx.nmap"
         nmap_run = subprocess.run(
-            ["nmap", "-n", "-Pn", "-sT", "-p", listed, "-d", "--script", "+tls-alpn,+ssl-date",
-             LOOP, "-oX", "-"],
+            ["nmap", "-n", "-Pn", "-sT", "-p", listed, "-d", "--script", "tls-alpn,ssl-date",
+             LOOP, "-oX", "-", "-oN", str(nmap_normal)],
             check=True, capture_output=True, timeout=300,
         )  # fmt: skip
         started = time.monotonic()
         out = tmp_path / "out.xml"
         result = nmapx_main(
-            "run", str(scan), "-d", "--script", "+tls-alpn,+ssl-date", "-oX", str(out)
-        )
+            "run", str(scan), "-d", "--script", "tls-alpn,ssl-date", "-oX", str(out),
+            "-oN", str(ours_normal),
+        )  # fmt: skip
         assert time.monotonic() - started < 30
         assert result.returncode == 0
         assert b"Traceback" not in result.stderr and b"threw an error" not in result.stderr
@@ -338,8 +377,12 @@ def test_hostile_peers_end_quietly(tmp_path: Path, servers: Callable[..., TLSSer
         assert _script_elements(nmap_run.stdout, "tls-alpn") == {}
         failures = _script_elements(xml, "ssl-date")
         assert failures == _script_elements(nmap_run.stdout, "ssl-date")
-        assert set(failures) == {garbage.port, alert.port, silent.getsockname()[1]}
+        assert set(failures) == {garbage.port, alert.port, 9001}
         assert all(b"ERROR: Unable to obtain data from the target" in e for e in failures.values())
+        ids = ["tls-alpn", "ssl-date"]
+        normal = normal_script_blocks(ours_normal.read_bytes(), ids)
+        assert normal == normal_script_blocks(nmap_normal.read_bytes(), ids)
+        assert {port for _, port, _ in normal} == {465, 4433, 9001}
     finally:
         silent.close()
 
@@ -350,16 +393,14 @@ def test_starttls_is_byte_identical_to_nmap(
 ) -> None:
     """Both scripts through sslcert's STARTTLS dance (SMTP on 25, IMAP on 143: Nmap picks the
     dance by port number without -sV); OpenSSL's random time gives ssl-date's refusal."""
-    try:
-        servers("smtp", rsa_cert(), port=25, alpn=["h2", "http/1.1"], ciphers=LEGACY_CIPHERS)
-        servers("imap", rsa_cert(), port=143, alpn=["imap"], ciphers=LEGACY_CIPHERS)
-    except OSError as error:
-        pytest.skip(f"cannot listen on the well-known ports: {error}")
+    servers("smtp", rsa_cert(), port=25, alpn=["h2", "http/1.1"], ciphers=LEGACY_CIPHERS)
+    servers("imap", rsa_cert(), port=143, alpn=["imap"], ciphers=LEGACY_CIPHERS)
     ports = {"smtp": 25, "imap": 143}
     for script in ("tls-alpn", "ssl-date"):
-        expected, got = _both(tmp_path, ports, script, [])
+        expected, got, expected_normal, got_normal = _both(tmp_path, ports, script, [])
         assert got == expected
-        assert set(expected) == {25, 143}
+        assert got_normal == expected_normal
+        assert set(expected) == set(expected_normal) == {25, 143}
     assert expected[25] == (
         b'<script id="ssl-date" output="TLS randomness does not represent time"></script>'
     )
