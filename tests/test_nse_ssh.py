@@ -8,21 +8,24 @@ daemon, and compared with real Nmap 7.93.
   no code with nmapx.
 * Every cipher and MAC is checked by a sealed-then-opened round trip, and against sshd.
 * Live: ``fixtures/ssh_servers.py`` starts ``/usr/sbin/sshd -D -e -f CONFIG`` with generated
-  host keys on loopback (port 22 of a 127.77.x.y address, else an ephemeral port), one modern
-  and one legacy daemon for the module, stopped by PID. Skipped, with the reason, without
-  openssh-server.
-* ssh-hostkey through the CLI in-process against each daemon, compared with real Nmap 7.93 in
-  the ``<script>`` element: the ``output`` attribute byte for byte, the ``<table>``\\ s in
-  order, and the ``<elem>`` children of each table as a set (their order is random in Nmap:
-  a Lua hash table).
-* Hostile peers (a garbage banner, a KEXINIT claiming 4 GB, a truncated KEXINIT, a trickler)
-  end within bounds, allocate little, and never produce a traceback.
+  host keys on port 22 inside one private network namespace for the module (one modern and
+  one legacy daemon, each on its own fixed address, and a modern one on two more addresses
+  for the duplicate-keys postrule), stopped by PID; the library and nmapx run inside the
+  namespace too. Skipped, with the reason, without openssh-server or without root.
+* ssh-hostkey through the CLI in-process against each daemon, compared with real Nmap 7.93
+  (``tests/ssh_compare.py``): the whole ``<script>`` element byte for byte, but for the order
+  of the ``<elem>`` lines of each table (random in Nmap: a Lua hash table), and the ``|``
+  lines of ``-oN`` byte for byte. ``-sT -sV`` input is in tests/test_nse_ssh_scripts.py.
+* Hostile peers (a garbage banner, a KEXINIT claiming 4 GB, a truncated KEXINIT, a trickler),
+  fakes on port 22 in the namespace, end within bounds, allocate little, and never produce a
+  traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import html
 import re
@@ -37,15 +40,18 @@ from typing import Any
 
 import pytest
 from conftest import in_script_thread, needs_nmap, nmapx_main
-
-from fixtures.ssh_servers import (
-    LEGACY,
-    MODERN,
-    FakeSshServer,
-    Sshd,
-    free_port_22_address,
-    sshd_unavailable,
+from ssh_compare import (
+    NMAP_HOST_KEY_TYPES,
+    all_host_keys,
+    compare,
+    module_network,
+    run_nmap,
+    run_nmapx,
+    without_scripts,
 )
+
+from fixtures.netns import PrivateNetwork
+from fixtures.ssh_servers import LEGACY, MODERN, FakeSshServer, Sshd, sshd_unavailable
 from nmapx.nse import ssh1, ssh2
 from nmapx.nse.errors import SocketError
 
@@ -60,15 +66,22 @@ needs_keygen = pytest.mark.skipif(
 def run_thread(
     body: Callable[[], Awaitable[Any]],
     *,
+    network: PrivateNetwork | None = None,
     script_args: str = "",
     debugging: int = 0,
     script_trace: bool = False,
     limit: float = 120,
 ) -> tuple[Any, str]:
-    """Run ``body`` as a script thread of a fresh run; returns (result, NSE messages)."""
-    return in_script_thread(
-        body, script_args=script_args, debugging=debugging, script_trace=script_trace, limit=limit
-    )
+    """Run ``body`` as a script thread of a fresh run (inside ``network`` when given: where
+    the servers are); returns (result, NSE messages)."""
+    with network.entered() if network is not None else contextlib.nullcontext():
+        return in_script_thread(
+            body,
+            script_args=script_args,
+            debugging=debugging,
+            script_trace=script_trace,
+            limit=limit,
+        )
 
 
 def blob_of(pub: Path) -> bytes:
@@ -425,20 +438,25 @@ def test_cipher_round_trip(cipher: str, mac: str | None) -> None:
 
 # =============================================================================== live: sshd
 @pytest.fixture(scope="module")
-def modern() -> Iterator[Sshd]:
+def network() -> Iterator[PrivateNetwork]:
+    yield from module_network()
+
+
+@pytest.fixture(scope="module")
+def modern(network: PrivateNetwork) -> Iterator[Sshd]:
     reason = sshd_unavailable()
     if reason:
         pytest.skip(reason)
-    with Sshd(MODERN, lifetime=900) as server:
+    with Sshd(MODERN, network, lifetime=1800) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def legacy() -> Iterator[Sshd]:
+def legacy(network: PrivateNetwork) -> Iterator[Sshd]:
     reason = sshd_unavailable()
     if reason:
         pytest.skip(reason)
-    with Sshd(LEGACY, lifetime=900) as server:
+    with Sshd(LEGACY, network, lifetime=1800) as server:
         yield server
 
 
@@ -450,7 +468,7 @@ def test_fetch_host_key_like_nmap_on_modern_openssh(modern: Sshd) -> None:
             for key_type in ("ssh-dss", "ssh-rsa", "ecdsa-sha2-nistp256", "ssh-ed25519")
         }
 
-    keys, messages = run_thread(body, debugging=2)
+    keys, messages = run_thread(body, network=modern.network, debugging=2)
     assert keys["ssh-dss"] is None and keys["ssh-rsa"] is None
     assert "Hostkey type 'ssh-rsa' not supported by server." in messages
     ecdsa, ed25519 = keys["ecdsa-sha2-nistp256"], keys["ssh-ed25519"]
@@ -474,7 +492,7 @@ def test_fetch_host_key_like_nmap_on_legacy_openssh(legacy: Sshd) -> None:
         types = ("ssh-dss", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp521")
         return [await ssh2.fetch_host_key(legacy.address, legacy.port, t) for t in types]
 
-    (dss, rsa, p256, p521), _ = run_thread(body)
+    (dss, rsa, p256, p521), _ = run_thread(body, network=legacy.network)
     assert p256 is None
     assert dss is not None and rsa is not None and p521 is not None
     assert dss.fp_input == blob_of(legacy.public_keys["dsa"])
@@ -520,7 +538,7 @@ def test_every_key_exchange_gets_every_host_key(modern: Sshd, kex: str) -> None:
             for algorithm in wanted
         }
 
-    keys, _ = run_thread(body)
+    keys, _ = run_thread(body, network=modern.network)
     for algorithm, kind in wanted.items():
         key = keys[algorithm]
         assert key is not None, algorithm
@@ -555,7 +573,7 @@ def test_none_authentication_over_each_cipher(modern: Sshd, cipher: str, mac: st
         finally:
             await transport.disconnect()
 
-    (answer, kex), _ = run_thread(body)
+    (answer, kex), _ = run_thread(body, network=modern.network)
     assert answer == ssh2.AuthResult(False, ["publickey", "password", "keyboard-interactive"])
     assert kex is not None and kex.cipher_client_to_server == cipher
     assert kex.strict  # both sides offered OpenSSH's strict key exchange
@@ -587,7 +605,7 @@ def test_none_authentication_on_legacy_server(
         finally:
             await transport.disconnect()
 
-    answer, _ = run_thread(body)
+    answer, _ = run_thread(body, network=legacy.network)
     assert answer.methods == ["publickey", "password", "keyboard-interactive"]
 
 
@@ -604,7 +622,7 @@ def test_list_auth_methods_and_no_common_algorithm(modern: Sshd) -> None:
             transport.close()
         return answer, ""
 
-    (answer, failure), _ = run_thread(body)
+    (answer, failure), _ = run_thread(body, network=modern.network)
     assert answer.methods == ["publickey", "password", "keyboard-interactive"]
     assert failure == "no cipher in common"
 
@@ -624,14 +642,13 @@ def xml_tables(path: Path, script: str) -> dict[str, list[str]]:
 @needs_nmap
 @needs_sshd
 def test_fetch_kex_init_agrees_with_nmaps_ssh2_enum_algos(modern: Sshd, tmp_path: Path) -> None:
-    out = tmp_path / "nmap.xml"
-    run_nmap(modern, "ssh2-enum-algos", [], out)
-    tables = xml_tables(out, "ssh2-enum-algos")
+    out = run_nmap(modern.network, [modern.address], ["--script", "ssh2-enum-algos"], [], tmp_path)
+    tables = xml_tables(out.xml, "ssh2-enum-algos")
 
     async def body() -> ssh2.KexInit | None:
         return await ssh2.fetch_kex_init(modern.address, modern.port)
 
-    parsed, _ = run_thread(body)
+    parsed, _ = run_thread(body, network=modern.network)
     assert parsed is not None
     assert tables["kex_algorithms"] == parsed.names("kex_algorithms")
     assert tables["server_host_key_algorithms"] == parsed.names("server_host_key_algorithms")
@@ -643,23 +660,6 @@ def test_fetch_kex_init_agrees_with_nmaps_ssh2_enum_algos(modern: Sshd, tmp_path
 
 
 # =============================================================================== ssh-hostkey vs Nmap
-def run_nmap(server: Any, script: str, extra: list[str], out: Path) -> None:
-    """Real Nmap against one loopback server (``-sV`` only when it is not on port 22)."""
-    command = ["nmap", "-n", "-Pn", "-sT", "-p", str(server.port), "--script", script]
-    if server.port != 22:
-        command += ["-sV", "--version-intensity", "0"]
-    command += [*extra, server.address, "-oX", str(out)]
-    subprocess.run(command, check=True, timeout=180, capture_output=True)
-
-
-def without_scripts(nmap_xml: Path, into: Path) -> Path:
-    """Nmap's XML minus its script results: the scan nmapx starts from."""
-    text = re.sub(r"<postscript>.*?</postscript>", "", nmap_xml.read_text(), flags=re.S)
-    text = re.sub(r"<script .*?(/>|</script>)", "", text, flags=re.S)
-    into.write_text(text)
-    return into
-
-
 def canonical(node: Any, sort_tables: bool = False) -> tuple[Any, ...]:
     """A ``<script>``/``<table>`` element with its ``<elem>`` children as a set (Nmap writes
     them in Lua hash order, random per run) and its ``<table>`` children in order (sorted
@@ -681,7 +681,7 @@ def script_element(
     if not found:
         return None
     assert len(found) == 1
-    return found[0].get("output"), canonical(found[0], sort_tables)
+    return str(found[0].get("output", "")), canonical(found[0], sort_tables)
 
 
 VARIANTS = [
@@ -696,25 +696,13 @@ VARIANTS = [
 ]
 
 
-def compare_with_nmap(server: Any, tmp_path: Path, flags: list[str], args: str) -> None:
-    extra = [*flags, *(["--script-args", args] if args else [])]
-    nmap_out, ours = tmp_path / "nmap.xml", tmp_path / "nmapx.xml"
-    run_nmap(server, "ssh-hostkey", extra, nmap_out)
-    scan = without_scripts(nmap_out, tmp_path / "scan.xml")
-    result = nmapx_main("run", str(scan), "--script", "ssh-hostkey", *extra, "-oX", str(ours))
-    assert result.returncode == 0, result.stderr
-    assert b"Traceback" not in result.stderr
-    expected = script_element(nmap_out, "ssh-hostkey")
-    assert expected is not None, nmap_out.read_text()
-    assert script_element(ours, "ssh-hostkey") == expected
-    assert raw_output(ours) == raw_output(nmap_out)  # and byte for byte, as written
-
-
-def raw_output(path: Path) -> bytes:
-    """The start tag of the port's ssh-hostkey result, exactly as the file has it."""
-    found = re.search(rb'<script id="ssh-hostkey" output="[^"]*"', path.read_bytes())
-    assert found is not None
-    return found[0]
+def compare_with_nmap(server: Sshd, tmp_path: Path, flags: list[str], args: str) -> None:
+    found = compare(
+        server.network, [server.address], "ssh-hostkey", tmp_path, flags, args,
+        unordered=True,
+        complete=all_host_keys({server.address: NMAP_HOST_KEY_TYPES[server.profile.name]}),
+    )  # fmt: skip
+    assert found[server.address] is not None
 
 
 @needs_nmap
@@ -770,15 +758,17 @@ def scan_xml(address: str, port: int, service: str = "ssh", conf: int = 3) -> by
 
 
 @pytest.fixture(scope="module")
-def twin() -> Iterator[Sshd]:
+def twin(network: PrivateNetwork) -> Iterator[Sshd]:
     """One daemon on two addresses: two hosts with the same keys, for the postrule."""
     reason = sshd_unavailable()
     if reason:
         pytest.skip(reason)
-    with Sshd(MODERN, lifetime=900, addresses=2) as server:
-        if not server.on_port_22:
-            pytest.skip("no two 127.77.x.y addresses with a free port 22")
+    with Sshd(MODERN, network, lifetime=1800, addresses=TWIN_ADDRESSES) as server:
         yield server
+
+
+#: The twin's addresses, apart from the modern and legacy daemons' (127.0.0.2 and .3).
+TWIN_ADDRESSES = ("127.0.0.7", "127.0.0.8")
 
 
 def postscript_lines(path: Path) -> tuple[list[str], tuple[Any, ...]]:
@@ -790,19 +780,29 @@ def postscript_lines(path: Path) -> tuple[list[str], tuple[Any, ...]]:
     return [head, *sorted(paragraphs)], found[1]
 
 
+def postscript_normal(blocks: dict[tuple[str, str], str]) -> list[str]:
+    """The post-scan ``|`` lines of ssh-hostkey split into key paragraphs, sorted as in
+    :func:`postscript_lines` (the closing ``|_`` checked, then made a ``|`` like the rest)."""
+    block = blocks[("post", "ssh-hostkey")]
+    last = block.rindex("\n|_")
+    head, *paragraphs = re.split(r"\n(?=\| Key )", block[:last] + "\n| " + block[last + 3 :])
+    return [head, *sorted(paragraphs)]
+
+
 @needs_nmap
 @needs_sshd
 def test_duplicate_keys_postrule_matches_nmap(twin: Sshd, tmp_path: Path) -> None:
-    nmap_out, ours = tmp_path / "nmap.xml", tmp_path / "nmapx.xml"
-    command = ["nmap", "-n", "-Pn", "-sT", "-p", "22", "--script", "ssh-hostkey", *twin.addresses]
-    subprocess.run([*command, "-oX", str(nmap_out)], check=True, timeout=180, capture_output=True)
-    scan = without_scripts(nmap_out, tmp_path / "scan.xml")
-    result = nmapx_main("run", str(scan), "--script", "ssh-hostkey", "-oX", str(ours))
-    assert result.returncode == 0, result.stderr
-    expected = postscript_lines(nmap_out)
+    select = ["--script", "ssh-hostkey"]
+    everywhere = {address: NMAP_HOST_KEY_TYPES["modern"] for address in twin.addresses}
+    complete = all_host_keys(everywhere)
+    nmap_out = run_nmap(twin.network, twin.addresses, select, [], tmp_path, complete=complete)
+    scan = without_scripts(nmap_out.xml, tmp_path / "scan.xml")
+    ours = run_nmapx(twin.network, scan, select, [], tmp_path)
+    expected = postscript_lines(nmap_out.xml)
     assert expected[0][0] == "Possible duplicate hosts"
     assert len(expected[0]) == 3  # the ECDSA and the Ed25519 key
-    assert postscript_lines(ours) == expected
+    assert postscript_lines(ours.xml) == expected
+    assert postscript_normal(ours.blocks()) == postscript_normal(nmap_out.blocks())
 
 
 def test_postaction_reports_shared_keys() -> None:
@@ -958,8 +958,8 @@ async def zero_length_packet(reader: asyncio.StreamReader, writer: asyncio.Strea
     await asyncio.sleep(0.3)
 
 
-def test_library_refuses_4gb_kexinit_at_once_with_little_memory() -> None:
-    with FakeSshServer(huge_kexinit) as server:
+def test_library_refuses_4gb_kexinit_at_once_with_little_memory(network: PrivateNetwork) -> None:
+    with FakeSshServer(huge_kexinit, network) as server:
 
         async def body() -> tuple[ssh2.HostKey | None, ssh2.KexInit | None, float]:
             started = time.monotonic()
@@ -969,7 +969,7 @@ def test_library_refuses_4gb_kexinit_at_once_with_little_memory() -> None:
 
         tracemalloc.start()
         try:
-            (key, listed, elapsed), _ = run_thread(body)
+            (key, listed, elapsed), _ = run_thread(body, network=network)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -978,8 +978,11 @@ def test_library_refuses_4gb_kexinit_at_once_with_little_memory() -> None:
     assert peak < 8 * 1024 * 1024
 
 
-def test_library_bounds_a_garbage_banner_and_a_trickler() -> None:
-    with FakeSshServer(garbage_banner) as junk, FakeSshServer(trickle) as slow:
+def test_library_bounds_a_garbage_banner_and_a_trickler(network: PrivateNetwork) -> None:
+    with (
+        FakeSshServer(garbage_banner, network) as junk,
+        FakeSshServer(trickle, network, address="127.0.0.9") as slow,
+    ):
 
         async def body() -> tuple[Any, float, Any, float, Any, float]:
             started = time.monotonic()
@@ -993,38 +996,42 @@ def test_library_bounds_a_garbage_banner_and_a_trickler() -> None:
                 first, middle - started, second, late - middle, third, time.monotonic() - late
             )  # fmt: skip
 
-        (first, junk_time, second, slow_time, third, banner_time), _ = run_thread(body)
+        (first, junk_time, second, slow_time, third, banner_time), _ = run_thread(
+            body, network=network
+        )
     assert first is None and junk_time < 5
     assert second is None and 1.4 < slow_time < 4
     assert third is None and 0.9 < banner_time < 4
 
 
-def test_truncated_kexinit_is_a_protocol_error() -> None:
-    with FakeSshServer(truncated_kexinit) as server:
+def test_truncated_kexinit_is_a_protocol_error(network: PrivateNetwork) -> None:
+    with FakeSshServer(truncated_kexinit, network) as server:
 
         async def body() -> Any:
             return await ssh2.fetch_host_key(server.address, server.port, "ssh-rsa")
 
         with pytest.raises(ssh2.ProtocolError):
-            run_thread(body)
+            run_thread(body, network=network)
 
 
-def test_fetch_kex_init_fails_like_ssh2_enum_algos_on_another_message() -> None:
+def test_fetch_kex_init_fails_like_ssh2_enum_algos_on_another_message(
+    network: PrivateNetwork,
+) -> None:
     async def newkeys_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"SSH-2.0-Odd\r\n" + ssh2.build(bytes([ssh2.SSH_MSG_NEWKEYS])))
         await writer.drain()
         await asyncio.sleep(2)
 
-    with FakeSshServer(newkeys_first) as server:
+    with FakeSshServer(newkeys_first, network) as server:
 
         async def body() -> Any:
             return await ssh2.fetch_kex_init(server.address, server.port)
 
         with pytest.raises(ssh2.ProtocolError, match="not KEXINIT"):
-            run_thread(body)
+            run_thread(body, network=network)
 
 
-def test_pre_banner_lines_and_a_packet_in_the_same_segment() -> None:
+def test_pre_banner_lines_and_a_packet_in_the_same_segment(network: PrivateNetwork) -> None:
     """RFC 4253 §4.2 lines before the banner, and the KEXINIT sent with it, are fine."""
 
     async def eager(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -1034,7 +1041,7 @@ def test_pre_banner_lines_and_a_packet_in_the_same_segment() -> None:
         await writer.drain()
         await asyncio.sleep(2)
 
-    with FakeSshServer(eager) as server:
+    with FakeSshServer(eager, network) as server:
 
         async def body() -> tuple[Any, Any]:
             transport = await ssh2.Transport.connect(server.address, server.port)
@@ -1043,7 +1050,7 @@ def test_pre_banner_lines_and_a_packet_in_the_same_segment() -> None:
             finally:
                 transport.close()
 
-        (pre, kexinit), _ = run_thread(body)
+        (pre, kexinit), _ = run_thread(body, network=network)
     assert pre == [b"Welcome", b"to the server"]
     assert kexinit.raw == OPENSSH_92_KEXINIT
 
@@ -1059,16 +1066,17 @@ HOSTILE_CLI = [
 
 @pytest.mark.parametrize(("handler", "conf", "limit"), HOSTILE_CLI)
 def test_ssh_hostkey_on_hostile_peers_is_bounded_and_silent(
-    tmp_path: Path, handler: Any, conf: int, limit: str
+    network: PrivateNetwork, tmp_path: Path, handler: Any, conf: int, limit: str
 ) -> None:
-    with FakeSshServer(handler, lifetime=20) as server:
+    with FakeSshServer(handler, network, lifetime=20) as server:
         scan = tmp_path / "scan.xml"
         scan.write_bytes(scan_xml(server.address, server.port, conf=conf))
         started = time.monotonic()
-        result = nmapx_main(
-            "run", str(scan), "--script", "ssh-hostkey", "-d", "--script-timeout", limit,
-            "-oX", str(tmp_path / "out.xml"),
-        )  # fmt: skip
+        with network.entered():
+            result = nmapx_main(
+                "run", str(scan), "--script", "ssh-hostkey", "-d", "--script-timeout", limit,
+                "-oX", str(tmp_path / "out.xml"),
+            )  # fmt: skip
         elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert b"Traceback" not in result.stderr
@@ -1077,49 +1085,39 @@ def test_ssh_hostkey_on_hostile_peers_is_bounded_and_silent(
     assert elapsed < 30
 
 
-def hostile_on_port_22(handler: Any) -> FakeSshServer:
-    address = free_port_22_address()
-    if address is None:
-        pytest.skip("no 127.77.x.y address with a free port 22")
-    return FakeSshServer(handler, address=address, port=22, lifetime=20)
-
-
 @needs_nmap
 @pytest.mark.parametrize(
     "handler", [huge_kexinit_then_close, truncated_kexinit, zero_length_packet]
 )
-def test_ssh_hostkey_on_hostile_peers_matches_nmap(tmp_path: Path, handler: Any) -> None:
+def test_ssh_hostkey_on_hostile_peers_matches_nmap(
+    network: PrivateNetwork, tmp_path: Path, handler: Any
+) -> None:
     """A 4 GB KEXINIT: no output from either. A truncated one, or a packet of length 0: a
     script failure from both (Nmap's string.unpack runs off the data)."""
-    try:
-        server = hostile_on_port_22(handler).start()
-    except PermissionError:
-        pytest.skip("binding port 22 needs privileges")
-    try:
-        nmap_out, ours = tmp_path / "nmap.xml", tmp_path / "nmapx.xml"
-        run_nmap(server, "ssh-hostkey", [], nmap_out)
-        scan = without_scripts(nmap_out, tmp_path / "scan.xml")
-        result = nmapx_main("run", str(scan), "--script", "ssh-hostkey", "-oX", str(ours))
-    finally:
-        server.stop()
-    assert result.returncode == 0, result.stderr
-    assert script_element(ours, "ssh-hostkey") == script_element(nmap_out, "ssh-hostkey")
+    with FakeSshServer(handler, network, lifetime=20) as server:
+        found = compare(network, [server.address], "ssh-hostkey", tmp_path)
     if handler is not huge_kexinit_then_close:
-        assert script_element(ours, "ssh-hostkey") == (
-            "ERROR: Script execution failed (use -d to debug)",
-            (None, [], []),
+        assert found[server.address] == (
+            b'<script id="ssh-hostkey" output="ERROR: Script execution failed (use -d to debug)"/>'
         )
     else:
-        assert script_element(ours, "ssh-hostkey") is None
+        assert found[server.address] is None
 
 
 @needs_sshd
 def test_script_trace_shows_the_conversation(modern: Sshd, tmp_path: Path) -> None:
     scan = tmp_path / "scan.xml"
     scan.write_bytes(scan_xml(modern.address, modern.port, conf=10))
-    result = nmapx_main(
-        "run", str(scan), "--script", "ssh-hostkey", "--script-trace", "-oX", str(tmp_path / "o")
-    )
+    with modern.network.entered():
+        result = nmapx_main(
+            "run",
+            str(scan),
+            "--script",
+            "ssh-hostkey",
+            "--script-trace",
+            "-oX",
+            str(tmp_path / "o"),
+        )
     assert result.returncode == 0, result.stderr
     trace = result.stdout + result.stderr
     assert b"CONNECT" in trace
