@@ -11,7 +11,12 @@ kinds of checks:
 * hostile servers (endless header, endless chunked body, malformed status lines, a server
   trickling a byte a second) must end within their bounds, with no traceback;
 * http-title through the CLI, compared byte for byte with real Nmap's http-title on the same
-  servers.
+  servers: each one a host of its own (127.0.0.1, .2, ...) on port 80 (443 for TLS) inside a
+  private network namespace made for the test, so both sides choose http-title by its real
+  portrule.
+
+The library's own tests (recorded responses, hostile servers) keep ephemeral ports on the
+host's loopback: they name the port they call, and no port number changes what they test.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import in_script_thread, loopback_scan, needs_nmap, nmapx_main
+from conftest import in_script_thread, loopback_scan, needs_nmap, nmapx_main, normal_script_blocks
 
 from fixtures.http_servers import Exchange, HttpServers, response
 from nmapx.nse import http, url
@@ -521,7 +526,7 @@ TITLE_PAGES: dict[str, bytes | Callable[[Exchange], None]] = {
 
 def title_redirects(exchange: Exchange) -> None:
     """``/`` redirects somewhere (chosen by the listener's role, see TITLE_REDIRECTS)."""
-    role = TITLE_REDIRECT_ROLE[exchange.conn.getsockname()[1]]
+    role = TITLE_REDIRECT_ROLE[exchange.conn.getsockname()]
     path = exchange.path
     if role == "chain":
         step = int(path.strip("/") or 0)
@@ -545,20 +550,26 @@ TITLE_REDIRECTS = {
     "percent": "a%20b",
     "chain": "",
 }
-TITLE_REDIRECT_ROLE: dict[int, str] = {}
+TITLE_REDIRECT_ROLE: dict[tuple[str, int], str] = {}
 
 
 @contextlib.contextmanager
 def title_servers() -> Iterator[HttpServers]:
+    """Every http-title case as a host of its own, 127.0.0.1 and up, on port 80 (the TLS one
+    on 443): the caller runs inside a private network, where all of 127.0.0.0/8 is its own."""
     handlers: dict[str, Callable[[Exchange], None]] = {
         name: (fixed(data) if isinstance(data, bytes) else data)
         for name, data in TITLE_PAGES.items()
     }
     handlers.update({f"redirect-{role}": title_redirects for role in TITLE_REDIRECTS})
     handlers["tls"] = fixed(page(b"<title>Secure</title>", HTML))
-    with HttpServers(handlers, tls={"tls"}, lifetime=30) as servers:
+    places: dict[str, int | tuple[str, int]] = {
+        name: (f"127.0.0.{index}", 443 if name == "tls" else 80)
+        for index, name in enumerate(handlers, start=1)
+    }
+    with HttpServers(handlers, tls={"tls"}, lifetime=30, places=places) as servers:
         for role in TITLE_REDIRECTS:
-            TITLE_REDIRECT_ROLE[servers.ports[f"redirect-{role}"]] = role
+            TITLE_REDIRECT_ROLE[servers.addresses[f"redirect-{role}"]] = role
         yield servers
 
 
@@ -573,6 +584,17 @@ def script_elements(xml: bytes) -> dict[str, bytes]:
         script = re.search(rb'<script id="http-title".*?(?:/>|</script>)', port[2], re.S)
         if script:
             found[port[1].decode()] = script[0]
+    return found
+
+
+def host_script_elements(xml: bytes) -> dict[tuple[str, int], bytes]:
+    """(address, port) -> its http-title ``<script>`` element, as written, for every host."""
+    found = {}
+    for host in re.finditer(rb"<host[ >].*?</host>", xml, re.S):
+        address = re.search(rb'<address addr="([^"]+)" addrtype="ipv4"', host[0])
+        assert address is not None
+        for port, element in script_elements(host[0]).items():
+            found[address[1].decode(), int(port)] = element
     return found
 
 
@@ -593,40 +615,44 @@ def normal_blocks(text: bytes) -> dict[str, bytes]:
 
 @needs_nmap
 @pytest.mark.parametrize("verbosity", [[], ["-v"]], ids=["v0", "v1"])
-def test_http_title_output_is_nmaps(tmp_path: Path, verbosity: list[str]) -> None:
+def test_http_title_output_is_nmaps(
+    tmp_path: Path, in_private_network: Any, verbosity: list[str]
+) -> None:
     """http-title's ``<script>`` elements and normal-output lines are byte-identical to those
     of Nmap 7.93's http-title on the same servers (titles, truncation, escaping, redirects
-    followed or not, errors)."""
+    followed or not, errors), chosen by its portrule on port 80 and 443 of 30 hosts; nmapx
+    reads Nmap's own plain ``-sT`` scan of them."""
     with title_servers() as servers:
-        ports = sorted(servers.ports.values())
-        spec = ",".join(map(str, ports))
+        hosts = f"127.0.0.1-{len(servers.addresses)}"
+        base = ["nmap", "-n", "-Pn", "-sT", "-p", "80,443"]
+        scan = tmp_path / "scan.xml"
+        subprocess.run(
+            [*base, "-oX", str(scan), hosts], capture_output=True, timeout=120, check=True
+        )
         nmap_xml, nmap_normal = tmp_path / "nmap.xml", tmp_path / "nmap.nmap"
         subprocess.run(
-            ["nmap", "-n", "-Pn", "-sT", "-p", spec, "--script", "+http-title", *verbosity,
-             "-oX", str(nmap_xml), "-oN", str(nmap_normal), LOOP],
+            [*base, "--script", "http-title", *verbosity, "-oX", str(nmap_xml),
+             "-oN", str(nmap_normal), hosts],
             capture_output=True, timeout=300, check=True,
         )  # fmt: skip
-        scan = write_scan(tmp_path / "scan.xml", ports)
         ours_xml, ours_normal = tmp_path / "nmapx.xml", tmp_path / "nmapx.nmap"
         result = nmapx_main(
             "run", str(scan), "--script", "http-title", *verbosity,
             "-oX", str(ours_xml), "-oN", str(ours_normal),
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
-    by_name = {port: name for name, port in servers.ports.items()}
-    theirs, ours = script_elements(nmap_xml.read_bytes()), script_elements(ours_xml.read_bytes())
-    assert {by_name[int(p)]: v for p, v in ours.items()} == {
-        by_name[int(p)]: v for p, v in theirs.items()
-    }
-    theirs_n, ours_n = (
-        normal_blocks(nmap_normal.read_bytes()),
-        normal_blocks(ours_normal.read_bytes()),
-    )
-    assert {by_name[int(p)]: v for p, v in ours_n.items()} == {
-        by_name[int(p)]: v for p, v in theirs_n.items()
+    by_name = {place: name for name, place in servers.addresses.items()}
+    theirs = host_script_elements(nmap_xml.read_bytes())
+    ours = host_script_elements(ours_xml.read_bytes())
+    assert {by_name[p]: v for p, v in ours.items()} == {by_name[p]: v for p, v in theirs.items()}
+    theirs_n = normal_script_blocks(nmap_normal.read_bytes(), ["http-title"])
+    ours_n = normal_script_blocks(ours_normal.read_bytes(), ["http-title"])
+    assert {by_name[a, p]: v for (a, p, _), v in ours_n.items()} == {
+        by_name[a, p]: v for (a, p, _), v in theirs_n.items()
     }
     # the cases the comparison must have covered
-    shown = {by_name[int(p)]: v for p, v in ours.items()}
+    shown = {by_name[p]: v for p, v in ours.items()}
+    assert shown["tls"].startswith(b'<script id="http-title" output="Secure"')
     assert b"Did not follow redirect to http://example.com/" in shown["redirect-other"]
     assert b"Requested resource was /next" in shown["redirect-relative"]
     assert b"ERROR: Script execution failed" in shown["redirect-percent"]
