@@ -25,7 +25,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run_all.py`: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BENCHMARKS: tuple[str, ...] = ("bench.passthrough", "bench.probes", "bench.html_report")
+BENCHMARKS: tuple[str, ...] = (
+    "bench.passthrough",
+    "bench.probes",
+    "bench.html_report",
+    "bench.markup",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

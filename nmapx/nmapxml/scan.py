@@ -12,16 +12,24 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-#: One markup construct starting at ``<``. The groups of the last branch are the slash of an
-#: end tag, the name, the attributes and the slash of an empty-element tag.
-MARKUP = re.compile(
+#: Comments, CDATA sections, processing instructions and the DOCTYPE (everything starting
+#: ``<!`` or ``<?``). The DOCTYPE's items are atomic: an internal subset ends at its first ``]``.
+#: A backtracking form (``\[.*?\]`` free to end at any later ``]``) took exponential time on
+#: ``<!DOCTYPE [][][]...`` with no ``>``; the reader refuses every internal subset anyway.
+_SPECIAL = re.compile(
     rb"""<!--.*?-->
     |<!\[CDATA\[.*?\]\]>
     |<\?.*?\?>
-    |<!DOCTYPE(?:[^\[>"']|"[^"]*"|'[^']*'|\[.*?\])*>
-    |<(/?)([^\s/>!?<]+)((?:[^<>"']|"[^"<]*"|'[^'<]*')*?)\s*(/?)>""",
+    |<!DOCTYPE(?:[^\[>"']++|"[^"]*+"|'[^']*+'|\[[^\]]*+\])*+>""",
     re.S | re.X,
 )
+#: A start, end or empty-element tag: the slash of an end tag, the name, then attributes up to
+#: the first ``>`` outside quotes. No ``<`` anywhere, not even in a quoted value. Every
+#: quantifier is possessive, so a failed match costs linear time (see :func:`_tag_at`).
+_TAG = re.compile(rb"""<(/?)([^\s/>!?<]++)(?:[^<>"']++|"[^"<]*+"|'[^'<]*+')*+>""")
+#: The name part of :data:`_TAG` alone, and the attributes part alone.
+_TAG_HEAD = re.compile(rb"<(/?)([^\s/>!?<]++)")
+_ATTRIBUTES_END = re.compile(rb"""(?:[^<>"']++|"[^"<]*+"|'[^'<]*+')*+>""")
 _NAME = re.compile(rb"[^\s/>!?<]+")
 #: Bytes that cannot start a tag's name (after ``<`` or ``</``).
 _NOT_NAME_START = frozenset(b" \t\r\n/>!?<")
@@ -45,26 +53,66 @@ class Tag:
 
 def markup_at(buf: bytes | bytearray, pos: int) -> Tag | None:
     """Return the markup construct starting at ``buf[pos] == b'<'``, or None if incomplete."""
-    match = MARKUP.match(buf, pos)
-    if match is None:
+    if buf[pos + 1 : pos + 2] in (b"!", b"?"):
+        match = _SPECIAL.match(buf, pos)
+        if match is None:
+            return None
+        end = match.end()
+        if buf.startswith(b"<!--", pos):
+            return Tag("comment", b"", pos, end)
+        if buf.startswith(b"<![CDATA[", pos):
+            return Tag("cdata", b"", pos, end)
+        if buf.startswith(b"<?", pos):
+            target = _NAME.match(buf, pos + 2, end)
+            return Tag("pi", target[0] if target else b"", pos, end)
+        return Tag("doctype", b"DOCTYPE", pos, end)
+    found = _tag_at(buf, pos)
+    if found is None:
         return None
-    text = match[0]
-    if text.startswith(b"<!--"):
-        return Tag("comment", b"", pos, match.end())
-    if text.startswith(b"<![CDATA["):
-        return Tag("cdata", b"", pos, match.end())
-    if text.startswith(b"<?"):
-        name = _NAME.match(text, 2)
-        return Tag("pi", name[0] if name else b"", pos, match.end())
-    if text.startswith(b"<!DOCTYPE"):
-        return Tag("doctype", b"DOCTYPE", pos, match.end())
-    if match[1]:
+    closing, name, end = found
+    if closing:
         kind = "end"
-    elif match[4]:
+    elif buf[end - 2 : end - 1] == b"/":
         kind = "empty"
     else:
         kind = "start"
-    return Tag(kind, match[2], pos, match.end())
+    return Tag(kind, name, pos, end)
+
+
+def _tag_at(buf: bytes | bytearray, pos: int) -> tuple[bool, bytes, int] | None:
+    """(is an end tag, name, end) of the tag at ``pos``, or None when it does not match.
+
+    Why not one backtracking regex: a tag name may hold quotes (``[^\\s/>!?<]``), so a name
+    could also end early, at a quote that opens an attribute value. Trying every shorter name
+    made a ``<`` followed by 16 KB of name bytes and no ``>`` cost seconds (quadratic). The
+    answer is the same as that regex's (longest name that lets the tag match), in linear time:
+
+    * the longest name first (:data:`_TAG`, possessive);
+    * else only a name ending just before one of its own quotes can help, and of those only the
+      last ``"`` and the last ``'`` of the name: any earlier quote's value closes inside the
+      name, where the scan continues exactly as from a later candidate that already failed.
+    """
+    match = _TAG.match(buf, pos)
+    if match is not None:
+        return bool(match[1]), match[2], match.end()
+    head = _TAG_HEAD.match(buf, pos)
+    if head is None:
+        return None
+    name_start, name_end = head.span(2)
+    best: tuple[int, int] | None = None  # (name end, tag end)
+    for quote in (b'"', b"'"):
+        at = buf.rfind(quote, name_start + 1, name_end)
+        if at == -1:
+            continue
+        close = buf.find(quote, name_end)
+        if close == -1 or buf.find(b"<", at, close) != -1:
+            continue
+        rest = _ATTRIBUTES_END.match(buf, close + 1)
+        if rest is not None and (best is None or at > best[0]):
+            best = (at, rest.end())
+    if best is None:
+        return None
+    return bool(head[1]), bytes(buf[name_start : best[0]]), best[1]
 
 
 def never_completes(buf: bytes | bytearray, pos: int) -> int | None:
