@@ -36,6 +36,12 @@ def add_parser(
     parser.add_argument("--script-args", metavar="ARGS", help="n1=v1,n2={v2,v3},...")
     parser.add_argument("--script-args-file", metavar="FILE", help="script arguments from a file")
     parser.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="show as held the results the input already holds, as 'nmapx run --skip-existing'"
+        " would keep them",
+    )
+    parser.add_argument(
         "--format",
         choices=("text", "json"),
         default="text",
@@ -58,6 +64,7 @@ def main(args: argparse.Namespace) -> int:
             verbosity=args.verbose,
             debugging=args.debug,
             no_network=True,
+            skip_existing=args.skip_existing,
         )
     )
     document = read_document(args.input)

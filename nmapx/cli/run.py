@@ -110,6 +110,12 @@ def _add_script_options(run: argparse.ArgumentParser) -> None:
         metavar="N",
         help="script threads running at once against one host (default 64)",
     )
+    scripts.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="keep the host and port results the input already holds (same script id) instead"
+        " of running those scripts there again (default: a new result replaces the old in place)",
+    )
     scope = run.add_argument_group("scope")
     scope.add_argument(
         "--exclude",
@@ -220,6 +226,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         no_network=args.no_network,
         exclude=args.exclude,
         exclude_file=args.exclude_file,
+        skip_existing=args.skip_existing,
     )
 
 

@@ -85,6 +85,9 @@ class Job:
     port: Port | None = None
     #: The single-connection lock every thread on this port holds; None: no lock.
     lock_key: LockKey | None = None
+    #: The input already holds this script's result for this target, and the run was asked
+    #: to keep it (``--skip-existing``): no rule is asked, nothing is probed.
+    held: bool = False
 
 
 def phase_levels(chosen: Sequence[ChosenScript]) -> list[int]:
@@ -100,9 +103,15 @@ def offered_ports(host: Host) -> list[Port]:
 
 
 def host_jobs(
-    chosen: Sequence[ChosenScript], host: Host, claims: ClaimRule | None = None
+    chosen: Sequence[ChosenScript],
+    host: Host,
+    claims: ClaimRule | None = None,
+    skip_existing: bool = False,
 ) -> list[Job]:
     """Every host- and port-rule candidate of ``host``, in the order NSE asks them.
+
+    ``skip_existing`` marks ``held`` the jobs whose result the input already holds (same
+    script id, same host or port); without it a new result replaces the old one in place.
 
     ``claims`` decides single-connection locks: it is asked, port by port in document order,
     for each non-forced ``single_connection`` script with a port rule (in selection order)
@@ -115,15 +124,27 @@ def host_jobs(
     ports = offered_ports(host)
     claimed = _claimed_ports(chosen, ports, claims) if claims is not None else set()
     address = host.address or ""
+    held = host.held_results if skip_existing else None
     jobs: list[Job] = []
     for level in phase_levels(chosen):
         at_level = [c for c in chosen if c.runlevel == level]
-        jobs.extend(Job(level, "hostrule", c) for c in at_level if "hostrule" in c.script.rules)
+        jobs.extend(
+            Job(level, "hostrule", c, held=held is not None and held.holds(c.script.id, None))
+            for c in at_level
+            if "hostrule" in c.script.rules
+        )
         for port in ports:
-            claim = (port.protocol, port.number) in claimed
-            lock_key = (address, port.protocol, port.number) if claim else None
+            key = (port.protocol, port.number)
+            lock_key = (address, *key) if key in claimed else None
             jobs.extend(
-                Job(level, "portrule", c, port, lock_key)
+                Job(
+                    level,
+                    "portrule",
+                    c,
+                    port,
+                    lock_key,
+                    held=held is not None and held.holds(c.script.id, key),
+                )
                 for c in at_level
                 if "portrule" in c.script.rules
             )

@@ -34,3 +34,6 @@ class RunOptions:
     no_network: bool = False
     exclude: list[str] = field(default_factory=list)
     exclude_file: str | None = None
+    #: Keep every host and port result the input already holds (same script id) instead of
+    #: running that script there again; without it a new result replaces the old in place.
+    skip_existing: bool = False

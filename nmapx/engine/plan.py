@@ -57,6 +57,8 @@ MATCHED = "matched"
 NOT_MATCHED = "not matched"
 FORCED = "forced"
 ERROR = "error"
+#: ``--skip-existing``: the input holds this result, so the rule is not asked.
+HELD = "held"
 
 
 @dataclass
@@ -97,6 +99,7 @@ class PlanSummary:
     threads: int = 0
     not_matched: int = 0
     errors: int = 0
+    held: int = 0
 
     def add(self, calls: Sequence[RuleCall]) -> None:
         for call in calls:
@@ -104,6 +107,8 @@ class PlanSummary:
                 self.threads += 1
             elif call.result == ERROR:
                 self.errors += 1
+            elif call.result == HELD:
+                self.held += 1
             else:
                 self.not_matched += 1
 
@@ -159,8 +164,10 @@ async def _plan_host(engine: ScriptEngine, host: Host) -> HostPlan:
     so no rule is called outside its thread)."""
     not_offered = Counter(p.state for p in host.ports if p.state not in PORTRULE_STATES)
     calls = [
-        await _evaluate(engine, job.script, job.phase, host, job.port)
-        for job in host_jobs(engine.chosen, host)
+        RuleCall(job.script.script.id, job.phase, job.port, HELD)
+        if job.held
+        else await _evaluate(engine, job.script, job.phase, host, job.port)
+        for job in host_jobs(engine.chosen, host, skip_existing=engine.options.skip_existing)
     ]
     extraports = [
         (extra.get("state", "?"), _count(extra.get("count")))
@@ -210,6 +217,8 @@ def _detail(call: RuleCall) -> str:
         parts.append(call.error)
     if call.result == FORCED:
         parts.append("'+': the rule is not called")
+    if call.result == HELD:
+        parts.append("the input holds its result (--skip-existing): the rule is not called")
     return "; ".join(parts)
 
 
@@ -278,7 +287,9 @@ def summary_text(summary: PlanSummary) -> str:
         f"\nPlan: {_plural(summary.hosts, 'host')} ({summary.up} up);"
         f" {_plural(summary.threads, 'script thread')} would run;"
         f" {_plural(summary.not_matched, 'rule')} did not match;"
-        f" {_plural(summary.errors, 'rule error')}.\n"
+        f" {_plural(summary.errors, 'rule error')}"
+        + (f"; {_plural(summary.held, 'result')} held by the input" if summary.held else "")
+        + ".\n"
     )
 
 
@@ -406,6 +417,7 @@ async def _make_plan(
                     "threads": summary.threads,
                     "not_matched": summary.not_matched,
                     "errors": summary.errors,
+                    "held": summary.held,
                 }
             )
         )

@@ -58,6 +58,8 @@ class EngineOptions:
     names: Callable[[str], str | None] | None = None
     #: Whether ``--exclude`` covers an address (for discovery destinations beyond the input).
     excluded: Callable[[str], bool] | None = None
+    #: Keep the results the input already holds instead of probing again (``--skip-existing``).
+    skip_existing: bool = False
 
 
 def _has_own_str(value: Any) -> bool:
@@ -194,7 +196,16 @@ class ScriptEngine:
         def claims(chosen: ChosenScript, port: Port) -> bool:
             return self._claims(nse_host, chosen, port)
 
-        host_level_jobs = host_jobs(self.chosen, host, claims)
+        host_level_jobs = []
+        for job in host_jobs(self.chosen, host, claims, self.options.skip_existing):
+            if not job.held:
+                host_level_jobs.append(job)
+            elif self.debugging:
+                where = host.address if job.port is None else f"{host.address}:{job.port.number}"
+                self.message(
+                    f"NSE: Skipping {job.script.script.id} against {where}:"
+                    " the input holds its result (--skip-existing)."
+                )
         per_host = asyncio.Semaphore(max(1, self.options.max_host_parallelism))
 
         def jobs(level: int) -> list[Awaitable[tuple[Port | None, ScriptResult] | None]]:

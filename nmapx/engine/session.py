@@ -120,6 +120,7 @@ def build(options: RunOptions) -> tuple[ScriptEngine, Scope]:
         allowed=scope.allows,
         names=scope.address_of,
         excluded=lambda address: scope.exclusions.excludes(address, ()),
+        skip_existing=options.skip_existing,
     )
     raise_file_limit(max(4096, 4 * options.max_parallelism))
     return ScriptEngine(chosen, engine_options), scope

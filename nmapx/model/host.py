@@ -146,6 +146,21 @@ def is_perfect_os_match(accuracy: int, *, ipv6: bool) -> bool:
     return ipv6 or accuracy >= 100
 
 
+@dataclass(frozen=True)
+class HeldResults:
+    """Script ids of the results an input host already holds: at host level, and per
+    (protocol, port number)."""
+
+    host: frozenset[str]
+    ports: dict[tuple[str, int], frozenset[str]]
+
+    def holds(self, script_id: str, port: tuple[str, int] | None) -> bool:
+        """Whether the result of ``script_id`` for the host (``port`` None) or a port is held."""
+        if port is None:
+            return script_id in self.host
+        return script_id in self.ports.get(port, frozenset())
+
+
 class Host:
     """One ``<host>`` of the input, as read, plus the script results added to it."""
 
@@ -366,6 +381,21 @@ class Host:
         return folded_port(number, protocol, self._extraports)
 
     # ----------------------------------------------------------------- results
+    @cached_property
+    def held_results(self) -> HeldResults:
+        """The script results the input already holds for this host and each of its ports.
+
+        Why: a second pass over an archive (``--skip-existing``) must not probe again what the
+        file already answers, and that is decided per target before any rule is asked.
+        """
+        host_ids = frozenset(s.get("id", "") for s in self.element.iterfind("hostscript/script"))
+        ports: dict[tuple[str, int], frozenset[str]] = {}
+        for port in self.element.iterfind("ports/port"):
+            key = (port.get("protocol", ""), int_or(port.get("portid")))
+            ids = frozenset(s.get("id", "") for s in port.iterfind("script"))
+            ports[key] = ports.get(key, frozenset()) | ids  # a repeated port: one service
+        return HeldResults(host_ids, ports)
+
     def add_port_result(self, protocol: str, number: int, result: ScriptResult) -> None:
         """Attach a port script result; the XML writer places it inside that ``<port>``."""
         self.port_results.setdefault((protocol, number), []).append(result)
