@@ -514,6 +514,42 @@ def test_an_output_path_that_is_a_directory_or_under_a_file(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.xml", "taken"]
 
 
+def test_a_device_or_a_fifo_is_written_through_never_replaced(tmp_path: Path) -> None:
+    """``-oX /dev/null``, ``-oN /dev/stdout``, a FIFO: there is no file to replace, so the
+    output goes straight to them. Renaming a temporary file over such a path (what atomic
+    output does for files) once turned the machine's /dev/null into a regular file."""
+    import stat
+    import threading
+
+    source = tmp_path / "scan.xml"
+    source.write_text(document(2))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = nmapx_main("run", str(source), "-oX", str(fifo))
+    reader.join(timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert received == [source.read_bytes()]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    devices = [Path("/dev/null")]
+    if os.geteuid() == 0:  # a device of the test's own as well, so /dev/null is not the only one
+        own = tmp_path / "null"
+        os.mknod(own, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        devices.insert(0, own)
+    for device in devices:
+        for option in ("-oX", "-oN"):
+            result = nmapx_main("run", str(source), option, str(device))
+            assert (result.returncode, result.stderr) == (0, b"")
+            assert stat.S_ISCHR(os.lstat(device).st_mode), f"{device} was replaced by {option}"
+        result = nmapx_main("report", str(source), "-o", str(device))
+        assert (result.returncode, result.stderr) == (0, b"")
+        assert stat.S_ISCHR(os.lstat(device).st_mode)
+    expected = ["fifo", "scan.xml"] + (["null"] if os.geteuid() == 0 else [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(expected)  # no temporaries
+
+
 def _mount_namespace() -> list[str] | None:
     """``unshare`` options for a private mount namespace where tmpfs can be mounted."""
     unshare = shutil.which("unshare")

@@ -14,6 +14,11 @@ removes such leftovers: a file with that name whose lock nobody holds (locks die
 process, whatever killed it) and that is older than :data:`STALE_AFTER` seconds (the age
 closes the instant between a live writer creating its file and locking it).
 
+A path that names something other than a regular file (``/dev/null``, ``/dev/stdout``, a FIFO,
+``/dev/fd/63`` from a shell's process substitution) is written straight through, like ``-``:
+there is no file to replace, and renaming a temporary file over it would put a regular file in
+its place (as root, ``-o /dev/null`` would have replaced the machine's ``/dev/null``).
+
 For ``nmapx run --in-place`` an output can also keep the previous file under a backup name
 (a hard link, made just before the rename, or a copy where the file system has no hard
 links), and can be compressed the way its input was (gzip or bzip2).
@@ -169,6 +174,8 @@ class AtomicOutput:
         self.backup = backup
         self._temp: str | None = None
         self._raw: BinaryIO | None = None
+        #: An existing non-regular target (a device, a FIFO): written in place, never renamed.
+        self._direct: BinaryIO | None = None
         #: Where bytes go: stdout, the temporary file, or a compressor writing into it.
         self.stream: BinaryIO | io.BufferedIOBase
 
@@ -183,6 +190,19 @@ class AtomicOutput:
         target = Path(self.path)
         if target.is_dir():
             raise OutputError("cannot write: Is a directory", source=self.path)
+        try:
+            existing: os.stat_result | None = os.stat(self.path)
+        except OSError:  # absent, or a path under a file: mkstemp below says which
+            existing = None
+        if existing is not None and not stat.S_ISREG(existing.st_mode):
+            try:
+                self._direct = open(self.path, "wb")
+            except OSError as exc:
+                raise OutputError(
+                    f"cannot write: {exc.strerror or exc}", source=self.path
+                ) from None
+            self.stream = self._direct
+            return self
         directory = target.parent if str(target.parent) else Path(".")
         remove_stale_temporaries(target)
         if self.backup is not None:
@@ -228,6 +248,14 @@ class AtomicOutput:
         """Make the new file visible under its name (fsync first, so a crash keeps it whole)."""
         if self.is_stdout:
             self.flush()
+            return
+        if self._direct is not None:
+            try:
+                self._direct.close()
+            except OSError as exc:
+                raise OutputError(
+                    f"write failed: {exc.strerror or exc}", source=self.path
+                ) from None
             return
         assert self._temp is not None and self._raw is not None
         target = Path(self.path)
@@ -285,6 +313,10 @@ class AtomicOutput:
 
     def discard(self) -> None:
         """Drop the temporary file; the previous file at ``path`` stays as it was."""
+        if self._direct is not None:
+            with contextlib.suppress(OSError):
+                self._direct.close()
+            return
         if self.is_stdout or self._temp is None:
             return
         for stream in (self.stream, self._raw):
