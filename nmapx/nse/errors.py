@@ -25,7 +25,8 @@ The tree::
     Exception
     ├── NseError                 a Lua error in NSE terms (a script bug)
     │   ├── SocketError          nil, "TIMEOUT" / "EOF" / "ERROR" / ... (a silent end)
-    │   │   └── CommError        a failed comm call, with its Oops stack
+    │   │   ├── CommError        a failed comm call, with its Oops stack
+    │   │   └── StartTlsRefused  the service answered but will not start TLS
     │   └── NotConnectedError    I/O on a socket that is not connected
     ├── TryError                 a new_try failure (a silent end)
     └── PermissionError
@@ -46,6 +47,7 @@ __all__ = [
     "Oops",
     "ScopeError",
     "SocketError",
+    "StartTlsRefused",
     "TryError",
 ]
 
@@ -78,6 +80,14 @@ class SocketError(NseError):
 
     def __str__(self) -> str:
         return self.status
+
+
+class StartTlsRefused(SocketError):
+    """A STARTTLS dance (smtp, imap, pop3, ftp) reached the service, which will not start TLS.
+
+    sslcert remembers it for the port (``host.registry.starttls``) so that no other script
+    asks again, as sslcert.lua's ``starttls_supported(host, port, false)``.
+    """
 
 
 class NotConnectedError(NseError):
