@@ -13,10 +13,9 @@ each result must be replaced in place (one element per script and port, equal ag
 
 Compared: each ``<script>`` element (output attribute and children) byte for byte, the set of
 (port, script id) pairs, the port rows of ``-oN`` and its ``|`` blocks (as a set per port:
-Nmap writes them in completion order), and the ``<service>`` elements: with -sV equal; with
--sT Nmap's http-server-header rewrites them (``nmap.set_port_version``: product from the
-Server header, ``method="probed" conf="10"``) while nmapx keeps the scan's, by design
-(``nmapx/nse/nmap.py``: the scan is the input, scripts only add results). As sets, what Nmap
+Nmap writes them in completion order), and the ``<service>`` elements, equal: with -sT
+http-server-header rewrites them on both sides (``nmap.set_port_version``: product from the
+Server header, ``method="probed" conf="10"``). As sets, what Nmap
 writes in Lua ``pairs()`` order: http-auth's table members (``test_nse_http_scripts``'s
 ``canonical``). By pattern, the values that differ between two runs of Nmap
 itself:
@@ -186,11 +185,15 @@ def test_nginx_scripts_are_nmaps(
     assert b"Traceback" not in result.stderr
 
     ours_raw = same_scripts(nmap_xml.read_bytes(), ours_xml.read_bytes(), EXPECTED[mode])
-    if mode == "sV":
-        assert services(ours_xml.read_bytes()) == services(nmap_xml.read_bytes())
-    else:  # Nmap's http-server-header rewrites them (set_port_version); nmapx keeps the scan's
-        assert services(ours_xml.read_bytes()) == services(given.read_bytes())
-        assert b'product="nginx" method="probed"' in services(nmap_xml.read_bytes())[8080]
+    # With -sT, http-server-header rewrites the services (set_port_version): on both sides.
+    assert services(ours_xml.read_bytes()) == services(nmap_xml.read_bytes())
+    if mode == "sT":
+        assert services(given.read_bytes())[8080] == (
+            b'<service name="http-proxy" method="table" conf="3"/>'
+        )
+        assert services(ours_xml.read_bytes())[8080] == (
+            b'<service name="http-proxy" product="nginx" method="probed" conf="10"/>'
+        )
 
     their_rows, their_blocks = normal_parts(nmap_normal)
     our_rows, our_blocks = normal_parts(ours_normal)

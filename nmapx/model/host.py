@@ -37,7 +37,7 @@ from nmapx.nmapxml.parsers import safe_parser
 if TYPE_CHECKING:
     from libnmap.objects import NmapHost
 
-    from nmapx.model.results import ScriptResult
+    from nmapx.model.results import ScriptResult, ServiceResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +185,9 @@ class Host:
         #: Results to add, per ``(protocol, portid)``; see :meth:`add_port_result`.
         self.port_results: dict[tuple[str, int], list[ScriptResult]] = {}
         self.host_results: list[ScriptResult] = []
+        #: New ``<service>`` elements per ``(protocol, portid)``: what scripts decided with
+        #: ``nmap.set_port_version`` (the last call for a port wins, as in Nmap).
+        self.service_results: dict[tuple[str, int], ServiceResult] = {}
         #: :attr:`raw` with the results spliced in, once a writer has asked for it
         #: (:func:`nmapx.output.xml.enriched_bytes` fills it): spliced once, and every format
         #: reads the very same bytes. None until then, and after :meth:`discard_results`.
@@ -404,9 +407,15 @@ class Host:
         """Attach a host script result; it goes into ``<hostscript>``."""
         self.host_results.append(result)
 
+    def set_service(self, protocol: str, number: int, service: ServiceResult) -> None:
+        """Replace the service of a listed port (``nmap.set_port_version``), as Nmap does: the
+        XML, the normal output and the reports then show the script's verdict."""
+        self.service_results[(protocol, number)] = service
+        self.enriched = None
+
     @property
     def has_results(self) -> bool:
-        return bool(self.port_results or self.host_results)
+        return bool(self.port_results or self.host_results or self.service_results)
 
     def discard_results(self) -> None:
         """Drop every result added so far: the host is then written as it was read.
@@ -416,6 +425,7 @@ class Host:
         """
         self.port_results.clear()
         self.host_results.clear()
+        self.service_results.clear()
         self.enriched = None
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nmapx.nmapxml.escape import to_bytes, xml_text
+from nmapx.nmapxml.escape import escape, to_bytes, xml_text
 
 log = logging.getLogger(__name__)
 
@@ -171,3 +171,112 @@ class ScriptResult:
         else:
             body = xml_text(lua_tostring(self.structured))
         return head + b">" + body + b"</script>"
+
+
+#: ``cstringSanityCheck`` (portlist.cc): printable ASCII only; anything else becomes ``.``.
+_NOT_PRINTABLE = bytes(range(256)).translate(None, bytes(range(0x20, 0x7F)))
+_DOTS = bytes.maketrans(_NOT_PRINTABLE, b"." * len(_NOT_PRINTABLE))
+
+
+def _sane(value: Any, limit: int) -> bytes | None:
+    """A version field as Nmap stores it: ``tostring``, cut to ``limit`` bytes, non-printable
+    bytes replaced by ``.`` (what keeps a hostile banner out of every output format)."""
+    if value is None:
+        return None
+    return lua_tostring(value)[:limit].translate(_DOTS)
+
+
+@dataclass(frozen=True)
+class ServiceResult:
+    """A script's verdict on a port's service (``nmap.set_port_version``): the ``<service>``
+    element Nmap writes for the port afterwards, in place of the scan's.
+
+    Built as ``PortList::setServiceProbeResults`` builds Nmap's record (portlist.cc): a hard or
+    soft match is ``method="probed" conf="10"``, ``tcpwrapped`` conf 8 (name ``tcpwrapped``
+    when the script gave none), anything else ``method="table" conf="3"`` with the name from
+    nmap-services when none is given; text fields pass ``cstringSanityCheck``; and written as
+    ``print_xml_service`` (output.cc) writes it.
+    """
+
+    name: bytes | None
+    product: bytes | None = None
+    version: bytes | None = None
+    extrainfo: bytes | None = None
+    hostname: bytes | None = None
+    ostype: bytes | None = None
+    devicetype: bytes | None = None
+    servicefp: bytes | None = None
+    tunnel_ssl: bool = False
+    probed: bool = True
+    conf: int = 10
+    cpe: tuple[bytes, ...] = ()
+
+    @classmethod
+    def from_version(
+        cls, version: Any, probestate: str, table_name: str | None = None
+    ) -> ServiceResult:
+        """From a script's ``port.version`` table (a :class:`~nmapx.model.ports.Version` or a
+        mapping) and ``set_port_version``'s probe state; ``table_name`` is the nmap-services
+        name of the port, used for the states that fall back to it."""
+
+        def field(key: str) -> Any:
+            if isinstance(version, Mapping):
+                return version.get(key)
+            return getattr(version, key, None)
+
+        tunnel = field("service_tunnel")
+        if tunnel not in (None, "none", "ssl"):
+            raise ValueError("bad argument #2 to 'set_port_version' (invalid value for"
+                             " port.version.service_tunnel)")  # fmt: skip
+        cpe = field("cpe")
+        if cpe is not None and not isinstance(cpe, Sequence | Mapping):
+            raise TypeError("port.version 'cpe' field must be a table")
+        cpe_values = list(cpe.values()) if isinstance(cpe, Mapping) else list(cpe or ())
+        name = field("name")
+        probed, conf = True, 10
+        if probestate == "tcpwrapped":
+            conf = 8
+            name = "tcpwrapped" if name is None else name
+        elif probestate not in ("hardmatched", "softmatched"):
+            probed, conf = False, 3
+            name = table_name if name is None else name
+        fingerprint = None if probestate == "hardmatched" else field("service_fp")
+        return cls(
+            name=None if name is None else lua_tostring(name),
+            product=_sane(field("product"), 80),
+            version=_sane(field("version"), 80),
+            extrainfo=_sane(field("extrainfo"), 256),
+            hostname=_sane(field("hostname"), 80),
+            ostype=_sane(field("ostype"), 32),
+            devicetype=_sane(field("devicetype"), 32),
+            servicefp=None if fingerprint is None else lua_tostring(fingerprint),
+            tunnel_ssl=tunnel == "ssl",
+            probed=probed,
+            conf=conf,
+            cpe=tuple(c for c in (_sane(v, 80) for v in cpe_values) if c is not None),
+        )
+
+    def to_xml(self) -> bytes:
+        """The ``<service>`` element as ``print_xml_service`` writes it."""
+        # xml.cc's escape only (no \\xHH protection, unlike script output): the text fields
+        # are printable ASCII already, and Nmap writes the name as the script gave it.
+        parts = [b'<service name="' + escape(self.name or b"unknown") + b'"']
+        for key, value in (
+            (b"product", self.product),
+            (b"version", self.version),
+            (b"extrainfo", self.extrainfo),
+            (b"hostname", self.hostname),
+            (b"ostype", self.ostype),
+            (b"devicetype", self.devicetype),
+            (b"servicefp", self.servicefp),
+        ):
+            if value is not None:
+                parts.append(b" " + key + b'="' + escape(value) + b'"')
+        if self.tunnel_ssl:
+            parts.append(b' tunnel="ssl"')
+        parts.append(b' method="' + (b"probed" if self.probed else b"table") + b'"')
+        parts.append(b' conf="%d"' % self.conf)
+        if not self.cpe:
+            return b"".join(parts) + b"/>"
+        children = b"".join(b"<cpe>" + escape(c) + b"</cpe>" for c in self.cpe)
+        return b"".join(parts) + b">" + children + b"</service>"

@@ -18,6 +18,8 @@ from nmapx.engine.thread import CURRENT, current
 from nmapx.model.args import ArgsTable, arg_value
 from nmapx.model.host import Host, NseHost
 from nmapx.model.ports import PROTOCOLS, Port
+from nmapx.model.results import ServiceResult
+from nmapx.model.services import service_name
 from nmapx.nse.errors import TryError
 from nmapx.nse.sockets import new_socket
 
@@ -113,19 +115,28 @@ PROBE_STATES = ("nomatch", "softmatched", "hardmatched", "tcpwrapped", "incomple
 
 
 def set_port_version(host: Any, port: Any, probestate: str = "hardmatched") -> None:
-    """``nmap.set_port_version``: a version script's verdict on the service of ``port``.
+    """``nmap.set_port_version``: a script's verdict on the service of ``port``.
 
-    Checked as Nmap checks it (a scanned port of the host, a known probe state; anything else
-    raises, which fails the script as Nmap's ``luaL_error`` does). The verdict lives in the
-    ``port.version`` table the script filled, so the rest of its thread sees it; nmapx does
-    not rewrite the input's ``<service>`` element, whose bytes it keeps as scanned (the model's
-    rule: the scan is the input, scripts add results to it).
+    Checked as Nmap checks it (a scanned port of the host, a known probe state, a valid
+    ``service_tunnel``; anything else raises, which fails the script as Nmap's ``luaL_error``
+    does). The verdict is read from the ``port.version`` table the script filled and replaces
+    the port's ``<service>`` in every output, as it does in Nmap's (``ServiceResult``); the
+    rest of the script's thread sees it in its own table. A port folded into ``<extraports>``
+    has no ``<port>`` element to carry a service, so nothing is written for it.
     """
     if probestate not in PROBE_STATES:
         raise ValueError(f"bad argument #3 to 'set_port_version' (invalid option '{probestate}')")
     number, protocol = _port_spec(port)
-    if _target(host).get_port_state(number, protocol) is None:
+    target = _target(host)
+    found = target.get_port_state(number, protocol)
+    if found is None:
         raise ValueError("port was not scanned")
+    version = port.version if isinstance(port, Port) else port.get("version")
+    if version is None or isinstance(version, str | bytes | int | float):
+        raise TypeError("port 'version' field must be a table")
+    service = ServiceResult.from_version(version, probestate, service_name(number, protocol))
+    if found.origin == "port":
+        target.set_service(protocol, number, service)
 
 
 def verbosity() -> int:

@@ -43,6 +43,10 @@ class _Container:
 
     insert_at: int
     scripts: list[tuple[str, int, int]] = field(default_factory=list)  # (id, start, end)
+    #: A port's ``<service>`` element (start, end), and where one goes when it has none:
+    #: after ``<state>`` and ``<owner>``, as Nmap orders a port's children.
+    service: tuple[int, int] | None = None
+    service_at: int = 0
 
 
 @dataclass(slots=True)
@@ -63,6 +67,7 @@ def _layout(raw: bytes) -> _HostLayout:
     stack: list[bytes] = []
     port: _Container | None = None
     script_start: tuple[str, int] | None = None
+    service_start: int | None = None
     tags: list[Tag] = iter_tags(raw, 0, len(raw))
     for tag in tags:
         if tag.kind not in ("start", "empty", "end"):
@@ -74,6 +79,12 @@ def _layout(raw: bytes) -> _HostLayout:
                 script_id, start = script_start
                 _owner(layout, port, len(stack)).scripts.append((script_id, start, tag.end))
                 script_start = None
+            elif name == b"service" and port is not None and len(stack) == 3:
+                if service_start is not None and port.service is None:
+                    port.service = (service_start, tag.end)
+                service_start = None
+            elif name in (b"state", b"owner") and port is not None and len(stack) == 3:
+                port.service_at = tag.end
             elif name == b"port" and port is not None and len(stack) == 2:
                 port.insert_at = tag.start
                 port = None
@@ -87,8 +98,16 @@ def _layout(raw: bytes) -> _HostLayout:
             layout.hostscript_at = tag.start
         if depth == 2 and tag.name == b"port" and stack[-1] == b"ports":
             key = (_attribute(text, "protocol"), int(_attribute(text, "portid") or -1))
-            port = _Container(insert_at=tag.end)
+            port = _Container(insert_at=tag.end, service_at=tag.end)
             layout.ports.setdefault(key, port)  # a repeated port gets no results
+        elif depth == 3 and port is not None and tag.name in (b"state", b"owner"):
+            if tag.kind == "empty":
+                port.service_at = tag.end
+        elif depth == 3 and port is not None and tag.name == b"service":
+            if tag.kind == "empty":
+                port.service = port.service or (tag.start, tag.end)
+            else:
+                service_start = tag.start
         elif depth == 1 and tag.name == b"hostscript":
             layout.hostscript = _Container(insert_at=tag.end)
         elif tag.name == b"script" and (
@@ -152,15 +171,14 @@ def enrich_host(host: Host) -> bytes:
         return host.raw
     raw = host.raw
     layout = _layout(raw)
-    edits: list[tuple[int, int, bytes]] = []
+    # (start, order, end, bytes): a new <service> goes before new scripts at the same place.
+    edits: list[tuple[int, int, int, bytes]] = []
+    for (protocol, number), service in host.service_results.items():
+        container = _listed_port(host, layout, protocol, number)
+        start, end = container.service or (container.service_at, container.service_at)
+        edits.append((start, 0, end, service.to_xml()))
     for (protocol, number), results in host.port_results.items():
-        container = layout.ports.get((protocol, number))
-        if container is None:
-            raise NmapxError(
-                f"cannot add results to {number}/{protocol}: the port is not listed in the input",
-                source=host.context.source,
-                line=host.line,
-            )
+        container = _listed_port(host, layout, protocol, number)
         edits.append(_container_edit(raw, container, results))
     if host.host_results:
         if layout.hostscript is not None:
@@ -170,14 +188,15 @@ def enrich_host(host: Host) -> bytes:
             edits.append(
                 (
                     layout.hostscript_at,
+                    1,
                     layout.hostscript_at,
                     b"<hostscript>" + body + b"</hostscript>",
                 )
             )
-    edits.sort()
+    edits.sort(key=lambda edit: edit[:2])
     pieces = []
     pos = 0
-    for start, end, replacement in edits:
+    for start, _order, end, replacement in edits:
         pieces.append(raw[pos:start])
         pieces.append(replacement)
         pos = end
@@ -185,13 +204,24 @@ def enrich_host(host: Host) -> bytes:
     return b"".join(pieces)
 
 
+def _listed_port(host: Host, layout: _HostLayout, protocol: str, number: int) -> _Container:
+    container = layout.ports.get((protocol, number))
+    if container is None:
+        raise NmapxError(
+            f"cannot add results to {number}/{protocol}: the port is not listed in the input",
+            source=host.context.source,
+            line=host.line,
+        )
+    return container
+
+
 def _container_edit(
     raw: bytes, container: _Container, results: list[ScriptResult]
-) -> tuple[int, int, bytes]:
+) -> tuple[int, int, int, bytes]:
     merged = merge_scripts(raw, container.scripts, results)
     if container.scripts:
-        return container.scripts[0][1], container.scripts[-1][2], merged
-    return container.insert_at, container.insert_at, merged
+        return container.scripts[0][1], 1, container.scripts[-1][2], merged
+    return container.insert_at, 1, container.insert_at, merged
 
 
 def wrap_scripts(container: str, results: Iterable[ScriptResult], raw: bytes = b"") -> bytes:
