@@ -9,6 +9,7 @@ and layered the way nselib is: ``nmap`` at the bottom, then ``stdnse``, ``shortp
 under ``nmap.new_socket``, ``target`` for new targets and ``errors`` for every error a script
 can meet, and the small helpers ``stringaux``, ``rand`` and ``lpeg_utility`` (replies in a
 service fingerprint); above them the protocol libraries: ``http`` (with ``url``), ``sslcert``,
+``ftp``, ``smtp``, ``imap`` and ``pop3`` (sharing ``lineproto``'s line reading),
 ``tls``, ``ssh2`` and ``ssh1`` (host keys and their fingerprints); ``datetime`` (clock skew and
 datetime.lua's time formatting) is light and always loaded.
 ``NseHost`` and ``Port`` are the types of a rule's and an action's arguments, for annotations.
@@ -36,7 +37,19 @@ from nmapx.nse import (
 
 #: Loaded on first use (``from nmapx.nse import http`` or ``nmapx.nse.http``): they pull in
 #: ``cryptography`` and large tables that a run without such scripts should not pay for.
-PROTOCOL_LIBRARIES = ("http", "ssh1", "ssh2", "sslcert", "tls", "url")
+PROTOCOL_LIBRARIES = (
+    "ftp",
+    "http",
+    "imap",
+    "lineproto",
+    "pop3",
+    "smtp",
+    "ssh1",
+    "ssh2",
+    "sslcert",
+    "tls",
+    "url",
+)
 
 
 def __getattr__(name: str) -> ModuleType:
@@ -52,11 +65,16 @@ __all__ = [
     "comm",
     "datetime",
     "errors",
+    "ftp",
     "http",
+    "imap",
+    "lineproto",
     "lpeg_utility",
     "nmap",
+    "pop3",
     "rand",
     "shortport",
+    "smtp",
     "sockets",
     "ssh1",
     "ssh2",
