@@ -95,7 +95,8 @@ class ReportCollector:
             self._scan[key] = self._scan[key] + _results_as_scripts(item.results)
 
     def _host(self, host: Host) -> None:
-        data = host_data(host, enriched_element(host), self.label)
+        element = enriched_element(host)
+        data = host_data(host, element, self.label)
         scan = self._scan
         if scan is not None:
             scan["hosts_total"] += 1
@@ -105,3 +106,8 @@ class ReportCollector:
             self.on_host(data)
         if self.hosts is not None:
             self.hosts.append(data)
+        self.collected(data, element)
+
+    def collected(self, data: dict[str, Any], element: etree._Element) -> None:
+        """One host's report data and its enriched element, after they were kept (a hook:
+        the HTML report also counts distinct hosts and keeps what ``nmapx diff`` compares)."""

@@ -6,23 +6,33 @@ goes through ``tojson`` (with ``ensure_ascii``, so U+2028/U+2029 arrive escaped 
 every element with ``textContent`` (no ``innerHTML``), and a Content-Security-Policy meta tag
 allows only the report's own inline style and script (by nonce) and nothing from the network.
 
+Script output is in the page twice on purpose: as Nmap's text in each host's section, rendered
+here (so the browser's find and printing see all of it from the start, without the script), and
+as structure in the JSON block (the "structured" toggle, the findings, certificates and charts).
+The page grows linearly with hosts and output: each host adds its section and its JSON line.
+
 Templates are found through :func:`nmapx.resources.bundled_dir` (so they work after a
 non-editable ``pip install .``); ``--template DIR`` puts a user's directory first.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
+from lxml import etree
 from markupsafe import Markup
 
 from nmapx import __version__
 from nmapx.output.atomic import AtomicOutput
+from nmapx.output.ndiff import summarize_host
+from nmapx.output.report.changes import SummarySpill, compare
 from nmapx.output.report.collect import ReportCollector
 from nmapx.output.report.spill import JSON_OPTIONS, HostSpill, encode
 from nmapx.resources import bundled_dir
@@ -31,15 +41,27 @@ TEMPLATE = "report.html.j2"
 
 
 class ReportData(Mapping[str, Any]):
-    """The page's data, ``{"scans": [...], "hosts": [...]}``, with the hosts left on disk.
+    """The page's data, ``{"scans": [...], "hosts": [...], "changes": [...], "generated": T}``,
+    with the hosts left on disk (``generated``: the report's date, epoch seconds).
 
     ``data | tojson`` in a template writes a marker that :func:`render` replaces with the JSON
     streamed from the spill file; ``data.hosts`` still iterates the hosts for templates that
     loop over them.
     """
 
-    def __init__(self, scans: list[dict[str, Any]], hosts: HostSpill) -> None:
-        self._items: dict[str, Any] = {"scans": scans, "hosts": hosts}
+    def __init__(
+        self,
+        scans: list[dict[str, Any]],
+        hosts: HostSpill,
+        changes: list[dict[str, Any]] | None = None,
+        generated: int = 0,
+    ) -> None:
+        self._items: dict[str, Any] = {
+            "scans": scans,
+            "hosts": hosts,
+            "changes": changes or [],
+            "generated": generated,
+        }
         self._hosts = hosts
         self.marker = f"nmapx-report-data-{secrets.token_hex(16)}"
 
@@ -57,7 +79,8 @@ class ReportData(Mapping[str, Any]):
         yield '{"scans": ' + encode(self._items["scans"]) + ', "hosts": ['
         for index, host in enumerate(self._hosts.encoded()):
             yield host if index == 0 else ", " + host
-        yield "]}"
+        yield '], "changes": ' + encode(self._items["changes"])
+        yield ', "generated": ' + encode(self._items["generated"]) + "}"
 
 
 def _tojson(value: Any) -> Markup:
@@ -79,7 +102,43 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
     env.policies["json.dumps_kwargs"] = dict(JSON_OPTIONS)
     env.filters["tojson"] = _tojson
     env.filters["ctime"] = _ctime
+    env.filters["fold"] = fold
+    env.filters["anchor"] = anchor
     return env
+
+
+#: Script output longer than this many lines is folded to its first ``FOLD_SHOWN`` lines.
+FOLD_AFTER = 8
+FOLD_SHOWN = 5
+
+
+def fold(output: str) -> tuple[str, str]:
+    """Nmap's script output as it prints it, split into what shows and what folds.
+
+    Nmap starts multi-line output with a newline (it prints the id on that line); that one is
+    dropped, every other line break and indent is kept. The folded part stays in the page
+    (``hidden="until-found"``), so the browser's find reveals it and printing shows it.
+    """
+    text = output[1:] if output.startswith("\n") else output
+    lines = text.split("\n")
+    if len(lines) <= FOLD_AFTER:
+        return text, ""
+    return "\n".join(lines[:FOLD_SHOWN]), "\n".join(lines[FOLD_SHOWN:])
+
+
+def anchor(address: str) -> str:
+    """The fragment that opens a host: ``host=ADDRESS`` (percent-encoded as the page's
+    script reads it back with ``URLSearchParams``)."""
+    return "host=" + quote(address, safe=".:")
+
+
+def report_date() -> int:
+    """When the report is made, for certificate expiry: now, or ``SOURCE_DATE_EPOCH`` when
+    set (reproducible builds' convention), so a report made again says the same thing."""
+    fixed = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if fixed.isdigit():
+        return int(fixed)
+    return int(time.time())
 
 
 def _ctime(timestamp: int | None) -> str:
@@ -98,21 +157,27 @@ def render(
     hosts: HostSpill,
     out: AtomicOutput,
     template_dir: str | None = None,
+    totals: dict[str, int] | None = None,
+    changes: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Write the report for ``scans`` and their ``hosts`` to ``out``, streaming the hosts."""
-    totals = {
+    """Write the report for ``scans`` and their ``hosts`` to ``out``, streaming the hosts.
+
+    ``totals`` counts each host once however many scans list it (the writer knows the
+    addresses); without it the scans' own counts are added up.
+    """
+    counted = totals or {
         "hosts_up": sum(s["hosts_up"] for s in scans),
         "hosts_down": sum(s["hosts_down"] for s in scans),
         "hosts_total": sum(s["hosts_total"] for s in scans),
         "open_ports": sum(s["open_ports"] for s in scans),
-        "findings": hosts.findings,
-        "added": hosts.added,
     }
     template = environment(template_dir).get_template(TEMPLATE)
-    data = ReportData(scans, hosts)
+    data = ReportData(scans, hosts, changes, report_date())
     context = {
         "scans": scans,
-        "totals": totals,
+        "totals": {**counted, "findings": hosts.findings, "added": hosts.added},
+        "changes": data["changes"],
+        "generated": data["generated"],
         "data": data,
         "nonce": secrets.token_urlsafe(18),
         "generator": f"nmapx {__version__}",
@@ -130,14 +195,44 @@ def render(
 
 class HtmlReportWriter(ReportCollector):
     """The HTML report as a writer: collects every document's hosts, renders the page at
-    :meth:`close` (``nmapx run --html``: one document; ``nmapx report``: all of them)."""
+    :meth:`close` (``nmapx run --html``: one document; ``nmapx report``: all of them).
+
+    Several scans of one network must not count a host twice, so the writer keeps each
+    address's state (and the open ports by address) to count distinct hosts, and keeps each
+    host's ``nmapx diff`` summary on disk for the "what changed" view.
+    """
 
     def __init__(self, out: AtomicOutput, label: str = "", template: str | None = None) -> None:
         super().__init__(label)
         self.out = out
         self.template = template
+        self._up: dict[str, bool] = {}
+        self._open: set[tuple[str, str, int]] = set()
+        self._summaries = SummarySpill()
+
+    def collected(self, data: dict[str, Any], element: etree._Element) -> None:
+        address = data["address"] or f"#{len(self._up)}"
+        self._up[address] = self._up.get(address, False) or data["status"] == "up"
+        for port in data["ports"]:
+            if port["state"] == "open":
+                self._open.add((address, port["protocol"], port["portid"]))
+        self._summaries.append(len(self.scans) - 1, summarize_host(element))
 
     def close(self) -> None:
         assert self.hosts is not None
-        render(self.scans, self.hosts, self.out, self.template)
+        up = sum(self._up.values())
+        totals = {
+            "hosts_up": up,
+            "hosts_down": len(self._up) - up,
+            "hosts_total": len(self._up),
+            "open_ports": len(self._open),
+        }
+        labels = [s["label"] for s in self.scans]
+        changes = list(compare(labels, self._summaries))
+        render(self.scans, self.hosts, self.out, self.template, totals, changes)
         self.hosts.close()
+        self._summaries.close()
+
+    def discard(self) -> None:
+        super().discard()
+        self._summaries.close()
