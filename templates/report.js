@@ -1,13 +1,20 @@
 "use strict";
-/* nmapx report: tables built with DOM APIs only (textContent, never innerHTML). */
+/* nmapx report. Every host's ports and script output are in the page already (rendered with
+ * the file, so find and print see them); this script adds the query, the host list, counts,
+ * findings, certificates, deep links and the structured view. It builds elements with DOM
+ * APIs only (textContent, never innerHTML). */
 (function () {
   const data = JSON.parse(document.getElementById("report-data").textContent);
   const PAGE = 100;
+  const DAY = 86400;
+  const FINDING_ROWS = 10;
+  const FINDING_MAX = 500;
+  const body = document.body;
 
   function el(tag, props, ...children) {
     const node = document.createElement(tag);
     for (const [name, value] of Object.entries(props || {})) {
-      if (value === null || value === undefined) continue;
+      if (value === null || value === undefined || value === false) continue;
       if (name === "text") node.textContent = value;
       else if (name === "class") node.className = value;
       else node.setAttribute(name, value);
@@ -19,6 +26,24 @@
     return node;
   }
 
+  function svgBar(fraction) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 100 10");
+    svg.setAttribute("width", "100%");
+    svg.setAttribute("height", "12");
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const rect = document.createElementNS(ns, "rect");
+    rect.setAttribute("x", "0");
+    rect.setAttribute("y", "0");
+    rect.setAttribute("height", "10");
+    rect.setAttribute("width", String(Math.max(1, Math.round(fraction * 100))));
+    svg.append(rect);
+    return svg;
+  }
+
   function pad(text, width) { return ("0".repeat(width) + text).slice(-width); }
 
   /* Sort key: IPv4 and IPv6 numerically (IPv4 first), anything else after, as text. */
@@ -27,7 +52,7 @@
       return "4" + address.split(".").map((part) => pad(part, 3)).join("");
     }
     if (address.includes(":")) {
-      let [head, tail] = address.split("::");
+      const [head, tail] = address.split("::");
       const left = head ? head.split(":") : [];
       const right = tail !== undefined && tail ? tail.split(":") : [];
       const missing = tail === undefined ? 0 : 8 - left.length - right.length;
@@ -37,224 +62,598 @@
     return "9" + address;
   }
 
-  function scriptCount(host) {
-    return host.hostscripts.length + host.ports.reduce((n, p) => n + p.scripts.length, 0);
+  function versionKey(text) { return (String(text || "").match(/\d+/g) || []).map(Number); }
+  function compareVersions(a, b) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const x = a[i] === undefined ? 0 : a[i], y = b[i] === undefined ? 0 : b[i];
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return 0;
   }
+  function day(epoch) { return new Date(epoch * 1000).toISOString().slice(0, 10); }
 
-  function scriptText(scripts) {
-    return scripts.map((s) => s.id + " " + s.output).join(" ");
+  /* ------------------------------------------------------------ certificates */
+  function nodeValue(nodes, ...path) {
+    let current = nodes;
+    for (const key of path) {
+      const node = (current || []).find((n) => n.key === key);
+      if (!node) return null;
+      current = node.table !== undefined ? node.table : node.value;
+    }
+    return current;
   }
-
-  const hosts = data.hosts.map((host, index) => {
-    const services = host.ports.map((p) => [p.portid, p.protocol, p.state,
-      p.service ? [p.service.name, p.service.product, p.service.version].join(" ") : "",
-      scriptText(p.scripts)].join(" ")).join(" ");
+  function dn(nodes) {
+    if (!Array.isArray(nodes)) return "";
+    const parts = [];
+    for (const key of ["commonName", "organizationName", "countryName"]) {
+      const value = nodeValue(nodes, key);
+      if (typeof value === "string" && value) parts.push(key === "commonName" ? value : `${key.replace("Name", "")}=${value}`);
+    }
+    return parts.join(", ");
+  }
+  function parseTime(text) {
+    if (!text) return null;
+    const m = /(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/.exec(text);
+    if (!m) return null;
+    return Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] || 0), +(m[5] || 0), +(m[6] || 0)) / 1000;
+  }
+  function certState(notAfter, at) {
+    if (notAfter === null || !at) return "unknown";
+    if (notAfter < at) return "expired";
+    if (notAfter < at + 30 * DAY) return "expiring";
+    return "valid";
+  }
+  function certificate(script, host, port, scanStart) {
+    const line = (label) => {
+      const m = new RegExp("^\\s*" + label + ":\\s*(.+)$", "m").exec(script.output);
+      return m ? m[1].trim() : "";
+    };
+    const subject = dn(nodeValue(script.elements, "subject")) || line("Subject").replace(/^commonName=/, "");
+    const issuer = dn(nodeValue(script.elements, "issuer")) || line("Issuer").replace(/^commonName=/, "");
+    const notAfterText = nodeValue(script.elements, "validity", "notAfter") || line("Not valid after");
+    const notAfter = parseTime(typeof notAfterText === "string" ? notAfterText : "");
+    const scanned = host.starttime || scanStart || null;
     return {
-      host, index,
-      address: host.address,
-      addressKey: addressKey(host.address),
-      hostname: host.hostnames.length ? host.hostnames[0].name : "",
-      status: host.status,
-      open_tcp: host.open_tcp,
-      open_udp: host.open_udp,
-      findings: scriptCount(host),
-      scan: host.scan,
-      text: [host.address, host.hostnames.map((h) => h.name).join(" "), host.status, host.scan,
-        services, scriptText(host.hostscripts)].join(" ").toLowerCase(),
+      subject, issuer, notAfterText: typeof notAfterText === "string" ? notAfterText : "", notAfter, scanned,
+      port: `${port.portid}/${port.protocol}`, added: script.added,
+      atReport: certState(notAfter, data.generated), atScan: certState(notAfter, scanned),
+    };
+  }
+
+  /* ------------------------------------------------------------ the index */
+  const scanLabels = data.scans.map((s) => s.label);
+  const scanStart = Object.fromEntries(data.scans.map((s) => [s.label, s.start]));
+  const entries = data.hosts.map((host, index) => {
+    const ports = host.ports.map((p) => {
+      const s = p.service || {};
+      return {
+        p, portid: p.portid, protocol: p.protocol, state: p.state,
+        name: ((s.tunnel === "ssl" ? "ssl/" : "") + (s.name || "")).toLowerCase(),
+        product: (s.product || "").toLowerCase(), version: s.version || "",
+        versionKey: versionKey(s.version), cpe: p.cpe.map((c) => c.toLowerCase()),
+      };
+    });
+    const scripts = host.hostscripts.concat(...host.ports.map((p) => p.scripts));
+    const os = host.os.map((m) => [m.name, ...m.classes.map((c) => [c.type, c.vendor, c.osfamily, c.osgen].join(" "))].join(" ")).join(" ");
+    const cpe = ports.flatMap((p) => p.cpe).concat(host.os.flatMap((m) => m.classes.flatMap((c) => c.cpe.map((x) => x.toLowerCase()))));
+    const certs = [];
+    for (const port of host.ports) {
+      for (const script of port.scripts) {
+        if (script.id === "ssl-cert") certs.push(certificate(script, host, port, scanStart[host.scan]));
+      }
+    }
+    const serviceText = host.ports.map((p) => {
+      const s = p.service || {};
+      return [p.portid + "/" + p.protocol, p.state, s.name, s.product, s.version, s.extrainfo, s.hostname, s.ostype, s.devicetype, p.cpe.join(" ")].join(" ");
+    }).join(" ");
+    const text = [host.address, host.addresses.map((a) => a.addr + " " + (a.vendor || "")).join(" "),
+      host.hostnames.map((h) => h.name).join(" "), host.status, host.scan, serviceText,
+      scripts.map((s) => s.id + " " + s.output).join(" "), os, cpe.join(" ")].join(" ").toLowerCase();
+    return {
+      host, index, ports, text, cpe, certs,
+      os: os.toLowerCase(),
+      scripts: scripts.map((s) => s.id.toLowerCase()),
+      added: scripts.some((s) => s.added),
+      open: host.ports.filter((p) => p.state === "open"),
+      findings: scripts.length,
     };
   });
 
-  /* ---------------------------------------------------------------- host table */
-  const hostState = { filter: "", showDown: false, sort: "address", direction: 1, page: 0 };
-  const hostBody = document.querySelector("#host-table tbody");
+  /* Hosts are counted once by address: a group is one address, with an entry per scan. */
+  const groupMap = new Map();
+  for (const entry of entries) {
+    const key = entry.host.address || "#" + entry.index;
+    if (!groupMap.has(key)) groupMap.set(key, { key, address: entry.host.address, entries: [] });
+    groupMap.get(key).entries.push(entry);
+  }
+  const groups = Array.from(groupMap.values());
+  for (const group of groups) {
+    const up = group.entries.filter((e) => e.host.status === "up");
+    group.primary = (up.length ? up : group.entries)[(up.length ? up : group.entries).length - 1];
+    const h = group.primary.host;
+    group.addressKey = addressKey(group.address);
+    group.hostname = h.hostnames.length ? h.hostnames[0].name : "";
+    group.up = up.length > 0;
+    group.os = h.os.length ? h.os[0].name : "";
+    group.openList = group.primary.open.map((p) => p.portid + (p.protocol === "udp" ? "/udp" : "")).join(", ");
+    group.openCount = group.primary.open.length;
+    group.findings = group.primary.findings;
+  }
 
+  /* ------------------------------------------------------------ queries */
+  const PORT_FIELDS = new Set(["port", "service", "product", "version", "state"]);
+  const FIELDS = new Set([...PORT_FIELDS, "script", "os", "cpe", "host", "scan", "cert", "added"]);
+
+  function parseQuery(text) {
+    const tokens = [];
+    const pattern = /(-?)(?:([A-Za-z]+):)?(?:"([^"]*)"?|(\S+))/g;
+    let m;
+    while ((m = pattern.exec(text)) !== null) {
+      if (!m[0].trim()) { pattern.lastIndex++; continue; }
+      let field = (m[2] || "").toLowerCase();
+      let value = m[3] !== undefined ? m[3] : (m[4] || "");
+      if (field && !FIELDS.has(field)) { value = m[2] + ":" + value; field = ""; }
+      if (!value && !field) continue;
+      const token = { negate: m[1] === "-", field, value: value.toLowerCase(), raw: value };
+      if (field === "version") {
+        const op = /^(<=|>=|<|>|=)(.*)$/.exec(value);
+        if (op) { token.op = op[1]; token.key = versionKey(op[2]); token.value = op[2].toLowerCase(); }
+      }
+      if (field === "port") {
+        token.ranges = value.split(",").filter(Boolean).map((item) => {
+          const [num, proto] = item.split("/");
+          const [lo, hi] = num.split("-").map(Number);
+          return { lo, hi: hi === undefined ? lo : hi, proto: proto ? proto.toLowerCase() : null };
+        });
+      }
+      tokens.push(token);
+    }
+    return tokens;
+  }
+
+  function portMatches(port, token) {
+    switch (token.field) {
+      case "port": return token.ranges.some((r) => port.portid >= r.lo && port.portid <= r.hi && (!r.proto || r.proto === port.protocol));
+      case "service": return port.name.includes(token.value);
+      case "product": return port.product.includes(token.value);
+      case "state": return port.state === token.value;
+      case "version": {
+        if (!token.op) return port.version.toLowerCase().includes(token.value);
+        if (!port.versionKey.length) return false;
+        const c = compareVersions(port.versionKey, token.key);
+        return { "<": c < 0, "<=": c <= 0, ">": c > 0, ">=": c >= 0, "=": c === 0 }[token.op];
+      }
+      default: return false;
+    }
+  }
+
+  function hostMatches(entry, token) {
+    switch (token.field) {
+      case "": return entry.text.includes(token.value);
+      case "script": return entry.scripts.some((id) => id.includes(token.value));
+      case "os": return entry.os.includes(token.value);
+      case "cpe": return entry.cpe.some((c) => c.includes(token.value.replace(/^cpe:/, "")));
+      case "host": return entry.host.address.toLowerCase().includes(token.value) || entry.host.hostnames.some((h) => h.name.toLowerCase().includes(token.value));
+      case "scan": return entry.host.scan.toLowerCase().includes(token.value);
+      case "cert": return entry.certs.some((c) => c.atReport === token.value || (token.value === "any"));
+      case "added": return ["yes", "true", "1"].includes(token.value) === entry.added;
+      default: return true;
+    }
+  }
+
+  /* A host matches when every host-wide word matches it and one port matches every port
+   * word (so `product:OpenSSH version:<7.4` is about one service, not two). Without a
+   * `state:` word, port words look at open ports. */
+  function entryMatches(entry, tokens) {
+    const portTokens = tokens.filter((t) => PORT_FIELDS.has(t.field) && !t.negate);
+    for (const token of tokens) {
+      if (PORT_FIELDS.has(token.field)) {
+        if (token.negate && entry.ports.some((p) => portMatches(p, token))) return false;
+        continue;
+      }
+      if (hostMatches(entry, token) === token.negate) return false;
+    }
+    if (!portTokens.length) return true;
+    const anyState = portTokens.some((t) => t.field === "state");
+    return entry.ports.some((p) => (anyState || p.state.startsWith("open")) && portTokens.every((t) => portMatches(p, t)));
+  }
+
+  function matchingPorts(entry, tokens) {
+    const portTokens = tokens.filter((t) => PORT_FIELDS.has(t.field) && !t.negate);
+    return entry.ports.filter((p) => p.state === "open" && portTokens.every((t) => portMatches(p, t)));
+  }
+
+  /* ------------------------------------------------------------ state and the URL */
+  const state = { query: "", tokens: [], host: null, sort: "address", direction: 1, page: 0,
+    serviceSort: "address", serviceDirection: 1, servicePage: 0 };
+  let matching = groups;
+  const queryBox = document.getElementById("q");
+
+  function quote(value) { return /[\s"]/.test(value) ? `"${value.replace(/"/g, "")}"` : value; }
+  function queryHash(query) { return query ? "#" + new URLSearchParams({ q: query }).toString() : "#"; }
+  function hostHash(address) {
+    const params = new URLSearchParams();
+    if (state.query) params.set("q", state.query);
+    params.set("host", address);
+    return "#" + params.toString();
+  }
+
+  /* ------------------------------------------------------------ host list */
+  const hostTable = document.getElementById("host-table");
+  const columns = [["address", "Address"], ["hostname", "Hostname"], ["os", "OS"], ["openCount", "Open ports"], ["findings", "Script results"]];
+  if (scanLabels.length <= 1) columns.splice(2, 0, ["status", "Status"]);
+  function sortHeader(row, cols, current, direction, onSort) {
+    row.replaceChildren(...cols.map(([field, title]) => {
+      if (!field) return el("th", { scope: "col", text: title });
+      const button = el("button", { type: "button", "data-sort": field, text: title });
+      button.addEventListener("click", () => onSort(field));
+      return el("th", { scope: "col", "aria-sort": field === current ? (direction > 0 ? "ascending" : "descending") : "none" }, button);
+    }));
+  }
   function compare(a, b, field) {
     if (field === "address") return a.addressKey < b.addressKey ? -1 : a.addressKey > b.addressKey ? 1 : 0;
     const x = a[field], y = b[field];
     if (typeof x === "number") return x - y;
     return String(x).localeCompare(String(y));
   }
+  function scanCell(group, label) {
+    const entry = group.entries.filter((e) => e.host.scan === label).pop();
+    if (!entry) return "\u2014";
+    return entry.host.status === "up" ? `up, ${entry.open.length} open` : entry.host.status;
+  }
 
-  function visibleHosts() {
-    const words = hostState.filter.toLowerCase().split(/\s+/).filter(Boolean);
-    return hosts
-      .filter((h) => (hostState.showDown || h.status === "up"))
-      .filter((h) => words.every((w) => h.text.includes(w)))
-      .sort((a, b) => compare(a, b, hostState.sort) * hostState.direction || a.index - b.index);
+  function renderHostTable() {
+    const cols = columns.map(([f, t]) => [f, t]).concat(scanLabels.length > 1 ? scanLabels.map((l) => [null, l]) : []);
+    sortHeader(document.getElementById("host-head"), cols, state.sort, state.direction, (field) => {
+      state.direction = state.sort === field ? -state.direction : 1;
+      state.sort = field;
+      refresh(false);
+    });
+    const pages = Math.ceil(matching.length / PAGE);
+    state.page = Math.min(state.page, Math.max(0, pages - 1));
+    const slice = matching.slice(state.page * PAGE, (state.page + 1) * PAGE);
+    hostTable.tBodies[0].replaceChildren(...slice.map((g) => {
+      const cells = [el("td", {}, el("a", { href: hostHash(g.address || g.key), text: g.address || g.key })), el("td", { text: g.hostname })];
+      if (scanLabels.length <= 1) cells.push(el("td", { class: "status-" + g.primary.host.status, text: g.primary.host.status }));
+      cells.push(el("td", { text: g.os }), el("td", { text: g.openList }), el("td", { text: String(g.findings) }));
+      if (scanLabels.length > 1) cells.push(...scanLabels.map((l) => el("td", { text: scanCell(g, l) })));
+      return el("tr", { "data-address": g.address }, ...cells);
+    }));
+    const first = matching.length ? state.page * PAGE + 1 : 0;
+    document.getElementById("match-count").textContent =
+      `${matching.length} of ${groups.length} hosts` + (slice.length < matching.length ? ` (list shows ${first}\u2013${state.page * PAGE + slice.length})` : "");
+    pager(document.getElementById("host-pager"), state.page, pages, (p) => { state.page = p; renderHostTable(); });
   }
 
   function pager(container, page, pages, onPage) {
+    if (pages <= 1) { container.replaceChildren(); return; }
     const previous = el("button", { type: "button", text: "Previous" });
     const next = el("button", { type: "button", text: "Next" });
     previous.disabled = page <= 0;
     next.disabled = page >= pages - 1;
     previous.addEventListener("click", () => onPage(page - 1));
     next.addEventListener("click", () => onPage(page + 1));
-    container.replaceChildren(previous, el("span", { text: `Page ${pages ? page + 1 : 0} of ${pages}` }), next);
+    const jump = el("select", { "aria-label": "Page" }, ...Array.from({ length: pages }, (_, i) => el("option", { value: String(i), text: `Page ${i + 1} of ${pages}` })));
+    jump.value = String(page);
+    jump.addEventListener("change", () => onPage(Number(jump.value)));
+    container.replaceChildren(previous, jump, next);
   }
 
-  function renderHosts() {
-    const rows = visibleHosts();
-    const pages = Math.ceil(rows.length / PAGE);
-    hostState.page = Math.min(hostState.page, Math.max(0, pages - 1));
-    const slice = rows.slice(hostState.page * PAGE, (hostState.page + 1) * PAGE);
-    hostBody.replaceChildren(...slice.map((h) => {
-      const open = el("button", { type: "button", class: "linkish", text: h.address, "aria-label": `Show host ${h.address}` });
-      open.addEventListener("click", () => showHost(h.host));
-      return el("tr", { "data-address": h.address },
-        el("td", {}, open), el("td", { text: h.hostname }),
-        el("td", { class: "status-" + h.status, text: h.status }),
-        el("td", { text: String(h.open_tcp) }), el("td", { text: String(h.open_udp) }),
-        el("td", { text: String(h.findings) }), el("td", { text: h.scan }));
-    }));
-    const first = rows.length ? hostState.page * PAGE + 1 : 0;
-    document.getElementById("host-count").textContent =
-      `Showing ${first}\u2013${hostState.page * PAGE + slice.length} of ${rows.length} hosts (${hosts.length} in the report)`;
-    pager(document.getElementById("host-pager"), hostState.page, pages, (p) => { hostState.page = p; renderHosts(); });
-    for (const button of document.querySelectorAll("#host-table th button")) {
-      button.setAttribute("aria-sort", button.dataset.sort === hostState.sort
-        ? (hostState.direction > 0 ? "ascending" : "descending") : "none");
+  /* Every host's section is in the page; the query hides the others and the sort orders them. */
+  const hostList = document.getElementById("host-list");
+  const articles = entries.map((e) => document.getElementById("h" + e.index));
+  let articleOrder = "";
+  function renderArticles() {
+    const shown = new Set();
+    for (const g of matching) for (const e of g.entries) shown.add(e.index);
+    for (const e of entries) {
+      const article = articles[e.index];
+      if (article) article.classList.toggle("nomatch", !shown.has(e.index));
+    }
+    const order = state.sort + state.direction;
+    if (order !== articleOrder) {
+      articleOrder = order;
+      const sorted = groups.slice().sort((a, b) => compare(a, b, state.sort) * state.direction || a.entries[0].index - b.entries[0].index);
+      hostList.append(...sorted.flatMap((g) => g.entries.map((e) => articles[e.index]).filter(Boolean)));
     }
   }
 
-  document.getElementById("host-filter").addEventListener("input", (event) => {
-    hostState.filter = event.target.value; hostState.page = 0; renderHosts();
-  });
-  document.getElementById("show-down").addEventListener("change", (event) => {
-    hostState.showDown = event.target.checked; hostState.page = 0; renderHosts();
-  });
-  for (const button of document.querySelectorAll("#host-table th button")) {
-    button.addEventListener("click", () => {
-      const field = button.dataset.sort;
-      hostState.direction = hostState.sort === field ? -hostState.direction : 1;
-      hostState.sort = field;
-      renderHosts();
-    });
-  }
-
-  /* ---------------------------------------------------------------- host detail */
-  function nodesTable(nodes) {
-    const table = el("table", { class: "nested" });
-    for (const node of nodes) {
-      const value = node.table ? nodesTable(node.table) : el("span", { text: node.value });
-      if (node.key === null) table.append(el("tr", {}, el("td", { colspan: "2" }, value)));
-      else table.append(el("tr", {}, el("th", { scope: "row", text: node.key }), el("td", {}, value)));
-    }
-    return table;
-  }
-
-  function scriptBlock(script) {
-    const block = el("div", { class: "script", "data-script": script.id },
-      el("span", { class: "script-id", text: script.id }),
-      script.added ? el("span", { class: "badge added", text: "added by nmapx" }) : null);
-    if (script.elements.length) block.append(nodesTable(script.elements));
-    else block.append(el("pre", { text: script.output }));
-    return block;
-  }
-
-  const portState = { closed: false, filtered: false };
-
-  function portVisible(port) {
-    if (port.state === "closed") return portState.closed;
-    if (port.state.includes("filtered") && port.state !== "open|filtered") return portState.filtered;
-    return true;
-  }
-
-  function portsTable(host) {
-    const table = el("table", { class: "grid ports" },
-      el("thead", {}, el("tr", {}, ...["Port", "State", "Service", "Reason", "Product", "Version", "Extra info"]
-        .map((title) => el("th", { scope: "col", text: title })))));
-    const body = el("tbody");
-    for (const port of host.ports.filter(portVisible)) {
-      const service = port.service || {};
-      body.append(el("tr", { "data-port": `${port.portid}/${port.protocol}` },
-        el("td", { text: `${port.portid}/${port.protocol}` }),
-        el("td", { class: "state-" + port.state, text: port.state }),
-        el("td", { text: (service.tunnel === "ssl" ? "ssl/" : "") + (service.name || "") }),
-        el("td", { text: port.reason + (port.reason_ttl !== null ? ` ttl ${port.reason_ttl}` : "") }),
-        el("td", { text: service.product || "" }), el("td", { text: service.version || "" }),
-        el("td", { text: service.extrainfo || "" })));
-      if (port.scripts.length) {
-        body.append(el("tr", {}, el("td", { colspan: "7", class: "scripts-row" }, ...port.scripts.map(scriptBlock))));
+  /* ------------------------------------------------------------ charts */
+  function countBy(valuesOf) {
+    const counts = new Map();
+    for (const g of groups) {
+      for (const value of new Set(valuesOf(g.primary))) {
+        if (!value) continue;
+        counts.set(value, (counts.get(value) || 0) + 1);
       }
     }
-    table.append(body);
-    return el("div", { class: "scroll" }, table);
+    return Array.from(counts.entries()).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 10);
   }
-
-  function toggle(label, key, host) {
-    const box = el("input", { type: "checkbox", id: "show-" + key });
-    box.checked = portState[key];
-    box.addEventListener("change", () => { portState[key] = box.checked; showHost(host, false); });
-    return el("label", {}, box, ` ${label}`);
+  function osFamily(entry) {
+    const top = entry.host.os[0];
+    if (!top) return [];
+    const c = top.classes[0];
+    return [c && c.osfamily ? c.osfamily : top.name.split(" ")[0]];
   }
-
-  function showHost(host, focus = true) {
-    const detail = document.getElementById("host-detail");
-    const names = host.hostnames.map((h) => `${h.name} (${h.type})`).join(", ");
-    const hidden = host.ports.filter((p) => !portVisible(p)).length;
-    const extra = host.extraports.map((e) => `${e.count} ${e.state}`).join(", ");
-    const facts = [
-      ["Status", `${host.status}${host.reason ? ", " + host.reason : ""}${host.reason_ttl !== null ? " ttl " + host.reason_ttl : ""}`],
-      ["Addresses", host.addresses.map((a) => a.addr + " (" + a.addrtype + (a.vendor ? ", " + a.vendor : "") + ")").join(", ")],
-      ["Hostnames", names],
-      ["Scan", host.scan],
-      ["Not shown", extra],
-      ["Uptime", host.uptime && host.uptime.seconds !== null ? `${host.uptime.seconds} s (last boot ${host.uptime.lastboot || "?"})` : ""],
-      ["Distance", host.distance !== null ? `${host.distance} hops` : ""],
-    ].filter(([, value]) => value);
-    const parts = [
-      el("h3", { text: host.address + (host.hostnames.length ? " \u2014 " + host.hostnames[0].name : "") }),
-      el("table", { class: "kv" }, ...facts.map(([name, value]) => el("tr", {}, el("th", { scope: "row", text: name }), el("td", { text: value })))),
-      el("div", { class: "controls" }, toggle("show closed ports", "closed", host), toggle("show filtered ports", "filtered", host),
-        el("span", { class: "muted", text: hidden ? `${hidden} listed ports hidden` : "" })),
-      portsTable(host),
+  function renderCharts() {
+    const charts = [
+      ["Services", (e) => e.open.map((p) => (p.service && p.service.name) || ""), (v) => `service:${quote(v)}`],
+      ["Products and versions", (e) => e.open.filter((p) => p.service && p.service.product).map((p) => [p.service.product, p.service.version || ""].join("\u0000")),
+        (v) => { const [p, ver] = v.split("\u0000"); return `product:${quote(p)}` + (ver ? ` version:=${quote(ver)}` : ""); }],
+      ["Open ports", (e) => e.open.map((p) => `${p.portid}/${p.protocol}`), (v) => `port:${v}`],
+      ["OS families", osFamily, (v) => `os:${quote(v)}`],
+      ["Scripts", (e) => e.scripts, (v) => `script:${v}`],
     ];
-    if (host.hostscripts.length) parts.push(el("h4", { text: "Host script results" }), ...host.hostscripts.map(scriptBlock));
-    if (host.os.length) {
-      parts.push(el("h4", { text: "OS detection" }), el("ul", {}, ...host.os.map((m) => el("li", { text: `${m.name} (${m.accuracy}%)` }))));
-    }
-    if (host.trace.length) {
-      parts.push(el("h4", { text: "Traceroute" }), el("table", { class: "grid" },
-        el("thead", {}, el("tr", {}, ...["Hop", "RTT (ms)", "Address"].map((t) => el("th", { scope: "col", text: t })))),
-        el("tbody", {}, ...host.trace.map((hop) => el("tr", {}, el("td", { text: String(hop.ttl) }),
-          el("td", { text: hop.rtt === null ? "" : String(hop.rtt) }),
-          el("td", { text: hop.host ? `${hop.host} (${hop.ipaddr})` : hop.ipaddr }))))));
-    }
-    detail.replaceChildren(...parts);
-    if (focus) detail.focus();
+    document.getElementById("charts").replaceChildren(...charts.map(([title, valuesOf, query]) => {
+      const rows = countBy(valuesOf);
+      const max = rows.length ? rows[0][1] : 1;
+      const id = "chart-" + title.toLowerCase().replace(/\W+/g, "-");
+      return el("div", { class: "chart", "data-chart": title },
+        el("h4", { id, text: title }),
+        rows.length ? el("ol", { "aria-labelledby": id }, ...rows.map(([value, count]) => el("li", {},
+          el("a", { href: queryHash(query(value)), "data-query": query(value), text: value.replace("\u0000", " ").trim() }),
+          svgBar(count / max), el("span", { class: "n", text: String(count) })))) : el("p", { class: "muted", text: "none" }));
+    }));
   }
 
-  /* ---------------------------------------------------------------- services */
-  const services = [];
-  for (const host of data.hosts) {
-    for (const port of host.ports) {
-      if (port.state !== "open") continue;
-      const service = port.service || {};
-      const row = [host.address, String(port.portid), port.protocol, service.name || "",
-        service.product || "", service.version || "", port.cpe.join(" ")];
-      services.push({ row, key: addressKey(host.address), port: port.portid, text: row.join(" ").toLowerCase() });
-    }
+  /* ------------------------------------------------------------ findings and certificates */
+  function keyLines(output) {
+    return output.split("\n").map((l) => l.trim()).filter(Boolean).slice(0, 3).join("\n");
   }
-  services.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.port - b.port));
-  const serviceState = { filter: "", page: 0 };
+  function hostLink(entry) {
+    const a = entry.host.address;
+    return el("a", { href: hostHash(a), text: a + (entry.host.hostnames.length ? ` (${entry.host.hostnames[0].name})` : "") });
+  }
+  function renderFindings() {
+    const byScript = new Map();
+    for (const g of matching) {
+      const e = g.primary;
+      const add = (script, port) => {
+        if (!byScript.has(script.id)) byScript.set(script.id, { hosts: new Set(), rows: [], added: 0 });
+        const f = byScript.get(script.id);
+        f.hosts.add(g.key);
+        if (script.added) f.added++;
+        f.rows.push([e, port, script]);
+      };
+      for (const p of e.host.ports) for (const s of p.scripts) add(s, `${p.portid}/${p.protocol}`);
+      for (const s of e.host.hostscripts) add(s, "host");
+    }
+    const sorted = Array.from(byScript.entries()).sort((a, b) => b[1].hosts.size - a[1].hosts.size || (a[0] < b[0] ? -1 : 1));
+    const container = document.getElementById("findings-list");
+    if (!sorted.length) { container.replaceChildren(el("p", { class: "muted", text: "No script results among the selected hosts." })); return; }
+    const index = el("p", {}, ...sorted.flatMap(([id, f], i) => [i ? ", " : "", el("a", { href: "#finding-" + id, text: `${id} on ${f.hosts.size}` })]));
+    container.replaceChildren(index, ...sorted.map(([id, f]) => {
+      const section = el("div", { class: "finding", id: "finding-" + id, "data-script": id });
+      const title = `${id} on ${f.hosts.size} host${f.hosts.size === 1 ? "" : "s"}` + (f.added ? ` (${f.added} added by nmapx)` : "");
+      const rows = f.rows.slice(0, FINDING_MAX).map(([e, port, s], i) => el("tr", { class: i >= FINDING_ROWS ? "extra" : null },
+        el("td", {}, hostLink(e)), el("td", { text: port }),
+        el("td", {}, el("pre", { text: keyLines(s.output) })),
+        el("td", {}, s.added ? el("span", { class: "badge added", text: "added by nmapx" }) : null)));
+      section.append(el("h3", { text: title }), el("div", { class: "scroll", role: "region", "aria-label": `${id} results`, tabindex: "0" },
+        el("table", { class: "grid" }, el("thead", {}, el("tr", {}, ...["Host", "Port", "Key lines", "Origin"].map((t) => el("th", { scope: "col", text: t })))), el("tbody", {}, ...rows))));
+      if (f.rows.length > FINDING_ROWS) {
+        const more = el("button", { type: "button", class: "more-button", "aria-expanded": "false", text: `show all ${Math.min(f.rows.length, FINDING_MAX)} results` });
+        more.addEventListener("click", () => {
+          const all = section.classList.toggle("all");
+          more.setAttribute("aria-expanded", String(all));
+          more.textContent = all ? "show fewer" : `show all ${Math.min(f.rows.length, FINDING_MAX)} results`;
+        });
+        section.append(more);
+      }
+      if (f.rows.length > FINDING_MAX) section.append(el("p", { class: "muted", text: `${f.rows.length - FINDING_MAX} more: query script:${id} and see the hosts.` }));
+      return section;
+    }));
+  }
 
+  const STATE_WORDS = { expired: "expired", expiring: "expires within 30 days", valid: "valid", unknown: "no date" };
+  function renderCertificates() {
+    const certs = [];
+    for (const g of matching) for (const c of g.primary.certs) certs.push([g.primary, c]);
+    certs.sort((a, b) => (a[1].notAfter === null) - (b[1].notAfter === null) || a[1].notAfter - b[1].notAfter);
+    const container = document.getElementById("cert-list");
+    const expired = certs.filter(([, c]) => c.atReport === "expired").length;
+    const expiring = certs.filter(([, c]) => c.atReport === "expiring").length;
+    const summary = el("p", { "data-testid": "cert-summary", text: certs.length
+      ? `${certs.length} certificates (ssl-cert): ${expired} expired and ${expiring} expiring within 30 days on ${day(data.generated)}, the day of this report.`
+      : "No ssl-cert results among the selected hosts." });
+    if (!certs.length) { container.replaceChildren(summary); return; }
+    const head = ["Host", "Port", "Subject", "Issuer", "Not valid after", `On ${day(data.generated)} (report)`, "On the scan date"];
+    container.replaceChildren(summary, el("div", { class: "scroll", role: "region", "aria-label": "Certificates", tabindex: "0" },
+      el("table", { class: "grid certs" }, el("thead", {}, el("tr", {}, ...head.map((t) => el("th", { scope: "col", text: t })))),
+        el("tbody", {}, ...certs.map(([e, c]) => el("tr", { "data-address": e.host.address, "data-state": c.atReport },
+          el("td", {}, hostLink(e)), el("td", { text: c.port }), el("td", { text: c.subject }), el("td", { text: c.issuer }),
+          el("td", { text: c.notAfterText }),
+          el("td", { class: "cert-" + c.atReport, text: STATE_WORDS[c.atReport] }),
+          el("td", { class: "cert-" + c.atScan, text: STATE_WORDS[c.atScan] + (c.scanned ? ` (${day(c.scanned)})` : "") })))))));
+  }
+
+  /* ------------------------------------------------------------ open services */
+  const serviceColumns = [["address", "Address"], ["port", "Port"], ["protocol", "Protocol"], ["service", "Service"], ["product", "Product"], ["version", "Version"], ["cpe", "CPE"]];
   function renderServices() {
-    const words = serviceState.filter.toLowerCase().split(/\s+/).filter(Boolean);
-    const rows = services.filter((s) => words.every((w) => s.text.includes(w)));
+    const rows = [];
+    for (const g of matching) {
+      for (const p of matchingPorts(g.primary, state.tokens)) {
+        const s = p.p.service || {};
+        rows.push({ addressKey: g.addressKey, address: g.address, port: p.portid, protocol: p.protocol, service: s.name || "",
+          product: s.product || "", version: s.version || "", versionKey: p.versionKey, cpe: p.p.cpe.join(" ") });
+      }
+    }
+    const field = state.serviceSort;
+    rows.sort((a, b) => {
+      let c;
+      if (field === "address") c = a.addressKey < b.addressKey ? -1 : a.addressKey > b.addressKey ? 1 : a.port - b.port;
+      else if (field === "port") c = a.port - b.port;
+      else if (field === "version") c = compareVersions(a.versionKey, b.versionKey);
+      else c = String(a[field]).localeCompare(String(b[field]));
+      return c * state.serviceDirection;
+    });
+    sortHeader(document.getElementById("service-head"), serviceColumns, field, state.serviceDirection, (f) => {
+      state.serviceDirection = state.serviceSort === f ? -state.serviceDirection : 1;
+      state.serviceSort = f;
+      renderServices();
+    });
     const pages = Math.ceil(rows.length / PAGE);
-    serviceState.page = Math.min(serviceState.page, Math.max(0, pages - 1));
-    const slice = rows.slice(serviceState.page * PAGE, (serviceState.page + 1) * PAGE);
-    document.querySelector("#service-table tbody").replaceChildren(
-      ...slice.map((s) => el("tr", {}, ...s.row.map((cell) => el("td", { text: cell })))));
-    document.getElementById("service-count").textContent = `${rows.length} of ${services.length} open services`;
-    pager(document.getElementById("service-pager"), serviceState.page, pages, (p) => { serviceState.page = p; renderServices(); });
+    state.servicePage = Math.min(state.servicePage, Math.max(0, pages - 1));
+    const slice = rows.slice(state.servicePage * PAGE, (state.servicePage + 1) * PAGE);
+    document.querySelector("#service-table tbody").replaceChildren(...slice.map((r) => el("tr", {},
+      el("td", {}, el("a", { href: hostHash(r.address), text: r.address })),
+      ...[String(r.port), r.protocol, r.service, r.product, r.version, r.cpe].map((t) => el("td", { text: t })))));
+    document.getElementById("service-count").textContent = `${rows.length} open services`;
+    pager(document.getElementById("service-pager"), state.servicePage, pages, (p) => { state.servicePage = p; renderServices(); });
   }
-  document.getElementById("service-filter").addEventListener("input", (event) => {
-    serviceState.filter = event.target.value; serviceState.page = 0; renderServices();
+
+  /* ------------------------------------------------------------ print note */
+  function renderPrintNote() {
+    const note = document.getElementById("print-note");
+    const hidden = [];
+    if (state.host) hidden.push(`only host ${state.host} (of ${groups.length})`);
+    else if (state.query) hidden.push(`${matching.length} of ${groups.length} hosts, those matching the query \u201c${state.query}\u201d`);
+    if (!body.classList.contains("show-down") && groups.some((g) => !g.up)) hidden.push("hosts that are down are left out");
+    if (!body.classList.contains("show-closed")) hidden.push("closed ports are left out");
+    note.hidden = !(state.host || state.query);
+    note.textContent = "Printed: " + hidden.join("; ") + ".";
+  }
+
+  /* ------------------------------------------------------------ applying the state */
+  function refresh(resetPage = true) {
+    if (resetPage) { state.page = 0; state.servicePage = 0; }
+    matching = groups.filter((g) => g.entries.some((e) => entryMatches(e, state.tokens)))
+      .sort((a, b) => compare(a, b, state.sort) * state.direction || a.entries[0].index - b.entries[0].index);
+    renderHostTable();
+    renderArticles();
+    renderFindings();
+    renderCertificates();
+    renderServices();
+    renderPrintNote();
+  }
+
+  function setQuery(query) {
+    state.query = query.trim();
+    state.tokens = parseQuery(state.query);
+    if (queryBox.value.trim() !== state.query) queryBox.value = state.query;
+    refresh();
+  }
+
+  function openHost(address) {
+    const group = groupMap.get(address);
+    for (const article of hostList.querySelectorAll("article.current")) article.classList.remove("current");
+    if (!group) { state.host = null; body.dataset.view = "list"; return; }
+    state.host = address;
+    body.dataset.view = "host";
+    const shown = group.entries.map((e) => articles[e.index]).filter(Boolean);
+    for (const article of shown) article.classList.add("current");
+    renderPrintNote();
+    if (shown.length) {
+      shown[0].setAttribute("tabindex", "-1");
+      window.scrollTo(0, 0);
+      shown[0].focus({ preventScroll: true });
+    }
+  }
+  function closeHost() {
+    if (!state.host) return;
+    const address = state.host;
+    state.host = null;
+    body.dataset.view = "list";
+    for (const article of hostList.querySelectorAll("article.current")) article.classList.remove("current");
+    renderPrintNote();
+    const row = hostTable.querySelector(`tr[data-address="${CSS.escape(address)}"] a`);
+    if (row) row.focus();
+  }
+
+  let openedHere = false;
+  function applyHash() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    const query = params.get("q") || "";
+    if (query !== state.query || !state.tokens) setQuery(query);
+    const host = params.get("host");
+    if (host) openHost(host);
+    else closeHost();
+  }
+  window.addEventListener("hashchange", () => {
+    const wasList = !state.host;
+    applyHash();
+    openedHere = wasList && Boolean(state.host);
+  });
+  function backToList() {
+    if (!state.host) return;
+    if (openedHere) { openedHere = false; history.back(); return; }
+    history.pushState(null, "", queryHash(state.query));
+    closeHost();
+  }
+  document.getElementById("back").addEventListener("click", backToList);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && state.host) { event.preventDefault(); backToList(); }
   });
 
-  renderHosts();
-  renderServices();
+  let timer = 0;
+  queryBox.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      setQuery(queryBox.value);
+      history.replaceState(null, "", queryHash(state.query));
+    }, groups.length > 2000 ? 250 : 60);
+  });
+  for (const [id, cls] of [["show-down", "show-down"], ["show-closed", "show-closed"], ["show-filtered", "show-filtered"]]) {
+    document.getElementById(id).addEventListener("change", (event) => { body.classList.toggle(cls, event.target.checked); renderPrintNote(); });
+  }
+  document.getElementById("charts").addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-query]");
+    if (!link) return;
+    event.preventDefault();
+    history.pushState(null, "", link.getAttribute("href"));
+    setQuery(link.dataset.query);
+    closeHost();
+    document.getElementById("hosts").scrollIntoView();
+  });
+
+  /* ------------------------------------------------------------ script blocks */
+  function nodesTable(nodes) {
+    const table = el("table", { class: "nested" });
+    const tbody = el("tbody");
+    for (const node of nodes) {
+      const value = node.table ? nodesTable(node.table) : el("pre", { text: node.value });
+      if (node.key === null) tbody.append(el("tr", {}, el("td", { colspan: "2" }, value)));
+      else tbody.append(el("tr", {}, el("th", { scope: "row", text: node.key }), el("td", {}, value)));
+    }
+    table.append(tbody);
+    return table;
+  }
+  function scriptOf(block) {
+    const host = data.hosts[Number(block.closest("article.host").dataset.index)];
+    const [where, n] = block.dataset.ref.split(".");
+    return where === "h" ? host.hostscripts[Number(n)] : host.ports[Number(where)].scripts[Number(n)];
+  }
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button.structured, .script > button.more-button, td > button.more-button");
+    if (!button) return;
+    if (button.classList.contains("structured")) {
+      const block = button.closest(".script");
+      const existing = block.querySelector(":scope > .structured-view");
+      if (existing) existing.remove();
+      else block.append(el("div", { class: "structured-view scroll", role: "region", "aria-label": `${block.dataset.script} structured`, tabindex: "0" }, nodesTable(scriptOf(block).elements)));
+      button.setAttribute("aria-expanded", String(!existing));
+      button.textContent = existing ? "structured" : "text only";
+      return;
+    }
+    const rest = button.previousElementSibling;
+    if (!button.dataset.label) button.dataset.label = button.textContent;
+    const open = rest.hasAttribute("hidden");
+    if (open) rest.removeAttribute("hidden"); else rest.setAttribute("hidden", "until-found");
+    button.setAttribute("aria-expanded", String(open));
+    button.textContent = open ? "show fewer" : button.dataset.label;
+  });
+  document.addEventListener("beforematch", (event) => {
+    const button = event.target.nextElementSibling;
+    if (button && button.classList.contains("more-button")) {
+      button.dataset.label = button.dataset.label || button.textContent;
+      button.setAttribute("aria-expanded", "true");
+      button.textContent = "show fewer";
+    }
+  }, true);
+
+  renderCharts();
+  state.tokens = null;
+  applyHash();
+  if (state.tokens === null) setQuery("");
   document.documentElement.dataset.ready = "true";
 })();
