@@ -22,7 +22,9 @@ Two halves:
   (FTP, IMAP, POP3, SMTP, LMTP, NNTP, PostgreSQL, chosen by service name or port number exactly
   as Nmap chooses), then a plain TLS connect, then a hand-made TLS 1.2 handshake read with
   :mod:`nmapx.nse.tls` (which tolerates servers OpenSSL refuses). The result is cached in the
-  host's registry like Nmap's. :func:`is_port_supported` and
+  host's registry like Nmap's. The FTP, SMTP/LMTP, IMAP and POP3 dances are those protocol
+  libraries' ``prepare_tls`` (one owner per protocol); this module adds the per-port registry
+  of which services refused. :func:`is_port_supported` and
   :func:`get_prepare_tls_without_reconnect` are the portrule helpers of the same names.
 
 Not implemented (sslcert.lua has them): STARTTLS for LDAP, MySQL, XMPP, VNC and TDS (MS SQL);
@@ -51,8 +53,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 
-from nmapx.nse import comm, nmap, stdnse, tls
-from nmapx.nse.errors import SocketError
+from nmapx.nse import comm, ftp, imap, nmap, pop3, smtp, stdnse, tls
+from nmapx.nse.errors import SocketError, StartTlsRefused
+from nmapx.nse.lineproto import exchange_line
 from nmapx.nse.sockets import NseSocket
 
 __all__ = [
@@ -1073,163 +1076,57 @@ def _starttls_supported(host: Any, port: Any, state: bool) -> None:
     known.setdefault(_port_key(port), state)
 
 
-class _Lines:
-    """``stdnse.make_buffer(socket, "\\r?\\n")`` seeded with data already read.
+def _dance(prepare: Prepare) -> Prepare:
+    """A protocol library's STARTTLS dance, with the answer remembered for the port.
 
-    ``line()`` returns the next line without its end, or None when the socket fails (EOF,
-    timeout) or a line grows past :data:`_MAX_LINE`.
+    The dances themselves belong to the protocol libraries (``ftp``, ``smtp``, ``imap``,
+    ``pop3``: ``prepare_tls``); what sslcert.lua adds around them is the registry entry.
     """
 
-    _MAX_LINE = 1 << 16
-    _END = re.compile(rb"\r?\n")
+    async def run(host: Any, port: Any) -> NseSocket:
+        try:
+            sock = await prepare(host, port)
+        except StartTlsRefused:
+            _starttls_supported(host, port, False)
+            raise
+        _starttls_supported(host, port, True)
+        return sock
 
-    def __init__(self, sock: NseSocket, initial: bytes = b"") -> None:
-        self.sock = sock
-        self.buffer = initial
-
-    async def line(self) -> bytes | None:
-        while True:
-            found = self._END.search(self.buffer)
-            if found is not None:
-                line = self.buffer[: found.start()]
-                self.buffer = self.buffer[found.end() :]
-                return line
-            if len(self.buffer) > self._MAX_LINE:
-                return None
-            try:
-                self.buffer += await self.sock.receive()
-            except SocketError:
-                return None
+    return run
 
 
-async def _ftp_reply(lines: _Lines) -> tuple[int | None, bytes]:
-    """ftp.lua ``read_reply``: ``(code, message)``; code None for no or unparsable reply."""
-    line = await lines.line()
-    if line is None:
-        return None, b""
-    single = re.match(rb"^(\d\d\d) (.*)$", line, re.S)
-    if single:
-        return int(single[1]), single[2]
-    multi = re.match(rb"^(\d\d\d)-(.*)$", line, re.S)
-    if not multi:
-        return None, b"Unparseable response: " + line
-    message = multi[2]
-    while True:
-        line = await lines.line()
-        if line is None:
-            return None, b""
-        last = re.match(rb"^\d\d\d (.*)$", line, re.S)
-        if last:
-            return int(multi[1]), message + b"\n" + last[1]
-        message += b"\n" + line
+async def _lmtp_prepare(host: Any, port: Any) -> NseSocket:
+    return await smtp.prepare_tls(host, port, "LHLO")
 
 
-async def _ftp(host: Any, port: Any) -> NseSocket:
-    """FTP ``AUTH TLS`` (RFC 4217), as sslcert.lua's ``ftp_prepare_tls_without_reconnect``."""
-    try:
-        sock, _response, _proto, early = await comm.tryssl(host, port, "", recv_before=True)
-    except comm.CommError as error:
-        raise SocketError(f"Failed to connect to FTP server: {error}") from error
-    lines = _Lines(sock, early or b"")
-    code, message = await _ftp_reply(lines)
-    if code != 220:
-        sock.close()
-        raise SocketError(f"FTP protocol error: {code or message!r}")
-    try:
-        await sock.send("AUTH TLS\r\n")
-        code, message = await _ftp_reply(lines)
-    except SocketError:
-        code = None
-    if code != 234:
-        _starttls_supported(host, port, False)
-        await _quit(sock)
-        raise SocketError(f"FTP AUTH TLS error: {message!r}")
-    _starttls_supported(host, port, True)
-    return sock
-
-
-async def _quit(sock: NseSocket) -> None:
-    """Send QUIT and close, ignoring failures (ftp.close, smtp.quit)."""
-    try:
-        await sock.send("QUIT\r\n")
-    except SocketError:
-        pass
-    sock.close()
-
-
-async def _exchange_line(sock: NseSocket, command: str) -> bytes:
-    """Send a command and read one line of answer; the failure text on failure.
-
-    sslcert.lua does not check these sends and receives: a failed read leaves the status
-    string ("TIMEOUT") where the answer would be, which then fails the protocol's check.
-    """
-    try:
-        await sock.send(command)
-        return await sock.receive_lines(1)
-    except SocketError as error:
-        return str(error).encode()
-
-
-async def _banner_line(host: Any, port: Any, what: str) -> tuple[NseSocket, bytes]:
-    """``comm.opencon(host, port, "", {lines=1, recv_before=true})``: socket and banner."""
-    try:
-        sock, _response, early = await comm.opencon(host, port, "", lines=1, recv_before=True)
-    except comm.CommError as error:
-        raise SocketError(f"Failed to connect to {what} server: {error}") from error
-    return sock, early or b""
-
-
-async def _imap(host: Any, port: Any) -> NseSocket:
-    """IMAP ``STARTTLS`` (RFC 3501), as sslcert.lua does it: CAPABILITY, then STARTTLS."""
-    sock, banner = await _banner_line(host, port, "IMAP")
-    if not banner.startswith(b"* OK"):
-        sock.close()
-        raise SocketError("IMAP protocol mismatch")
-    if b"STARTTLS" not in await _exchange_line(sock, "A001 CAPABILITY\r\n"):
-        _starttls_supported(host, port, False)
-        stdnse.debug(1, "Server doesn't support STARTTLS")
-        sock.close()
-        raise SocketError("Failed to connect to IMAP server")
-    result = await _exchange_line(sock, "A002 STARTTLS\r\n")
-    if not result.startswith(b"A002 OK"):
-        _starttls_supported(host, port, False)
-        stdnse.debug(1, "Error: %s", result.decode("latin-1"))
-        sock.close()
-        raise SocketError("Failed to connect to IMAP server")
-    _starttls_supported(host, port, True)
-    return sock
-
-
-async def _one_line_starttls(
-    host: Any, port: Any, what: str, greeting: bytes, command: str, ready: bytes, refused: str
-) -> NseSocket:
-    """The dance POP3 and NNTP share: a greeting line, one command, one ``ready`` reply."""
-    sock, banner = await _banner_line(host, port, what)
-    if not banner.startswith(greeting):
-        sock.close()
-        raise SocketError(f"{what} protocol mismatch")
-    result = await _exchange_line(sock, command)
-    if not result.startswith(ready):
-        _starttls_supported(host, port, False)
-        stdnse.debug(1, "Error: %s", result.decode("latin-1"))
-        await _quit(sock)
-        raise SocketError(refused)
-    _starttls_supported(host, port, True)
-    return sock
-
-
-async def _pop3(host: Any, port: Any) -> NseSocket:
-    """POP3 ``STLS`` (RFC 2595)."""
-    return await _one_line_starttls(
-        host, port, "POP3", b"+OK", "STLS\r\n", b"+OK", "Failed to connect to POP3 server"
-    )
+_ftp = _dance(ftp.prepare_tls)
+_imap = _dance(imap.prepare_tls)
+_pop3 = _dance(pop3.prepare_tls)
+_smtp = _dance(smtp.prepare_tls)
+_lmtp = _dance(_lmtp_prepare)
 
 
 async def _nntp(host: Any, port: Any) -> NseSocket:
-    """NNTP ``STARTTLS`` (RFC 4642)."""
-    return await _one_line_starttls(
-        host, port, "NNTP", b"200", "STARTTLS\r\n", b"382 ", "NNTP server does not support STARTTLS"
-    )
+    """NNTP ``STARTTLS`` (RFC 4642): a ``200`` greeting, STARTTLS, a ``382`` answer."""
+    try:
+        sock, _response, early = await comm.opencon(host, port, "", lines=1, recv_before=True)
+    except comm.CommError as error:
+        raise SocketError(f"Failed to connect to NNTP server: {error}") from error
+    if not (early or b"").startswith(b"200"):
+        sock.close()
+        raise SocketError("NNTP protocol mismatch")
+    result = await exchange_line(sock, "STARTTLS\r\n")
+    if not result.startswith(b"382 "):
+        _starttls_supported(host, port, False)
+        stdnse.debug(1, "Error: %s", result.decode("latin-1"))
+        try:
+            await sock.send("QUIT\r\n")
+        except SocketError:
+            pass
+        sock.close()
+        raise SocketError("NNTP server does not support STARTTLS")
+    _starttls_supported(host, port, True)
+    return sock
 
 
 async def _postgres(host: Any, port: Any) -> NseSocket:
@@ -1247,64 +1144,6 @@ async def _postgres(host: Any, port: Any) -> NseSocket:
         _starttls_supported(host, port, False)
         raise SocketError("Postgres server does not support SSL")
     raise SocketError("Unknown response from Postgres server")
-
-
-def _smtp_domain(host: Any) -> str:
-    """smtp.lua ``get_domain``: ``smtp.domain``, the target name, the PTR name, or Nmap's."""
-    argument = stdnse.get_script_args("smtp.domain")
-    if argument:
-        return str(argument)
-    targetname, name = _field(host, "targetname"), _field(host, "name")
-    if targetname:
-        return str(targetname)
-    if name:
-        return str(name)
-    return "nmap.scanme.org"
-
-
-def _smtp_code(reply: bytes, wanted: int) -> bool:
-    """smtp.lua ``check_reply``: the reply's leading number is the command's success code."""
-    found = re.match(rb"[0-9]+", reply)
-    return found is not None and int(found[0]) == wanted
-
-
-async def _smtp_like(host: Any, port: Any, hello: str, what: str) -> NseSocket:
-    """SMTP (``EHLO``) or LMTP (``LHLO``) followed by ``STARTTLS`` (RFC 3207)."""
-    try:
-        sock, _response, _early = await comm.opencon(host, port, None, lines=1, recv_before=True)
-    except comm.CommError as error:
-        raise SocketError(f"Failed to connect to {what} server: {error}") from error
-    try:
-        await sock.send(f"{hello} {_smtp_domain(host)}\r\n")
-        reply = await sock.receive_lines(1)
-    except SocketError as error:
-        sock.close()
-        stdnse.debug(1, "%s with errors or timeout.", hello)
-        raise SocketError(f"Failed to connect to {what} server: {error}") from error
-    if not _smtp_code(reply, 250):
-        await _quit(sock)
-        raise SocketError(f"Failed to connect to {what} server: SMTP: EHLO {reply!r}")
-    try:
-        await sock.send("STARTTLS\r\n")
-        reply = await sock.receive_lines(1)
-        ok = _smtp_code(reply, 220)
-    except SocketError:
-        ok = False
-    if not ok:
-        _starttls_supported(host, port, False)
-        stdnse.debug(1, "STARTTLS failed or unavailable.")
-        await _quit(sock)
-        raise SocketError("Failed to connect to SMTP server: STARTTLS refused")
-    _starttls_supported(host, port, True)
-    return sock
-
-
-async def _smtp(host: Any, port: Any) -> NseSocket:
-    return await _smtp_like(host, port, "EHLO", "SMTP")
-
-
-async def _lmtp(host: Any, port: Any) -> NseSocket:
-    return await _smtp_like(host, port, "LHLO", "LMTP")
 
 
 def _not_ported(name: str) -> Prepare:
