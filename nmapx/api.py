@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ from nmapx.nmapxml.reader import Document, read_bytes, read_document
 from nmapx.pipeline import Outputs, Tally, process
 
 if TYPE_CHECKING:
+    from nmapx.cluster.coordinator import Cluster
     from nmapx.engine.runner import ScriptEngine
     from nmapx.engine.scope import Scope
 
@@ -128,6 +129,30 @@ def run(
         from nmapx.engine.session import build
 
         first = build(options)  # bad options fail here, before any input is read
+    with ExitStack() as stack:
+        cluster = None
+        if options.on_cluster:  # Dask is imported only here (nmapx.cluster)
+            from nmapx.cluster.coordinator import open_cluster
+
+            cluster = stack.enter_context(open_cluster(options))
+        _run_inputs(sources, options, outputs, stop, around_input, first, cluster, result)
+    result.enriched = result.tally.enriched
+    result.unchanged = result.tally.unchanged
+    result.cancelled = result.tally.cancelled
+    return result
+
+
+def _run_inputs(
+    sources: list[Input],
+    options: RunOptions,
+    outputs: Outputs | Callable[[Input], Outputs] | None,
+    stop: StopRequest,
+    around_input: AroundInput | None,
+    first: tuple[ScriptEngine, Scope] | None,
+    cluster: Cluster | None,
+    result: RunResult,
+) -> None:
+    """Each input in turn, in this process or with its hosts on ``cluster``."""
     for index, source in enumerate(sources):
         if stop.requested:
             result.not_started = len(sources) - index
@@ -140,20 +165,23 @@ def run(
 
                 engine, scope = first if index == 0 else build(options)
             these = _outputs_for(source, outputs)
-            document = _document(source, engine is not None or these.looks_inside)
+            # On a cluster the workers build the hosts' trees; the coordinator only copies bytes.
+            builds = engine is not None and cluster is None
+            document = _document(source, builds or these.looks_inside)
             around = around_input(_path(source), engine) if around_input else nullcontext()
             with around:
-                status = process(document, these, engine, scope, stop=stop, tally=result.tally)
+                if cluster is not None and engine is not None:
+                    status = cluster.process(
+                        document, these, engine, scope, options, stop=stop, tally=result.tally
+                    )
+                else:
+                    status = process(document, these, engine, scope, stop=stop, tally=result.tally)
         except NmapxError as exc:
             log.error("%s", exc)
             result.problems.append(str(exc))
             status = exc.status
         result.inputs_done += 1
         result.status = ExitStatus.worst(result.status, status)
-    result.enriched = result.tally.enriched
-    result.unchanged = result.tally.unchanged
-    result.cancelled = result.tally.cancelled
-    return result
 
 
 def _outputs_for(source: Input, outputs: Outputs | Callable[[Input], Outputs] | None) -> Outputs:

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Awaitable, Coroutine, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from nmapx.errors import ExitStatus, InterruptedEarly, LeftAsItWas
 from nmapx.interrupt import CANCEL_SECONDS, SIGNALS, ReadCut, ReadDeadline, StopRequest
@@ -76,6 +76,9 @@ class Outputs:
     #: document). ``--in-place`` says no: rewriting would drop the damaged parts' bytes from
     #: the only copy of the scan.
     keep_damaged: bool = True
+    #: Writers the caller made itself, after the formats above: a cluster worker's collector
+    #: of enriched hosts (:mod:`nmapx.cluster.worker`). Nothing is committed for them.
+    sinks: tuple[Writer, ...] = ()
 
     def targets(self) -> list[tuple[str, Target]]:
         """(format name in :data:`~nmapx.output.formats.FORMATS`, target) of each output to
@@ -94,7 +97,7 @@ class Outputs:
     @property
     def looks_inside(self) -> bool:
         """Whether a writer reads hosts' contents (-oX alone only copies their bytes)."""
-        return any(FORMATS[name].looks_inside for name, _ in self.targets())
+        return bool(self.sinks) or any(FORMATS[name].looks_inside for name, _ in self.targets())
 
 
 @dataclass
@@ -115,7 +118,7 @@ class Tally:
     stranded: bool = False
 
 
-def _open_writers(stack: ExitStack, outputs: Outputs) -> list[Writer]:
+def open_writers(stack: ExitStack, outputs: Outputs) -> list[Writer]:
     """Each output's writer, its file created in ``stack`` (committed when it closes cleanly)."""
     writers: list[Writer] = []
     for name, target in outputs.targets():
@@ -123,6 +126,7 @@ def _open_writers(stack: ExitStack, outputs: Outputs) -> list[Writer]:
         if opener is None:
             raise ValueError(f"nmapx run cannot write {name!r}")
         writers.append(opener(stack.enter_context(target.output()), target))
+    writers.extend(outputs.sinks)
     return writers
 
 
@@ -158,7 +162,7 @@ def process(
     tally = tally if tally is not None else Tally()
     to_end = reads_to_end(document.source)
     with ExitStack() as stack:
-        writers = _open_writers(stack, outputs)
+        writers = open_writers(stack, outputs)
         if engine is None:
             _pass_through(document, DocumentWriters(writers), stop, tally, to_end)
         else:
@@ -198,7 +202,7 @@ def _pass_through(
             cut = True
     tally.unchanged += hosts
     if cut:
-        _close_cut(writers, last, document, tally)
+        close_cut(writers, last, document, tally)
 
 
 def _end_of(item: Item) -> tuple[int, int]:
@@ -210,7 +214,7 @@ def _end_of(item: Item) -> tuple[int, int]:
     return 0, 0
 
 
-def _close_cut(
+def close_cut(
     writers: DocumentWriters, last: Item | None, document: Document, tally: Tally
 ) -> None:
     """Close a document whose reading was stopped, after its last complete piece."""
@@ -332,6 +336,31 @@ class _Probes:
         if await self.settle(task):
             return task.result()
         return None
+
+
+def run_phase(
+    engine: ScriptEngine, phase: Literal["prerule", "postrule"], stop: StopRequest
+) -> list[ScriptResult]:
+    """The pre- or post-rules alone, as :func:`process` runs them: bounded by the grace
+    period after a stop, an empty list if they were cancelled. The cluster coordinator
+    (:mod:`nmapx.cluster.coordinator`) runs the two global phases so, once per scan, while
+    the workers run the hosts."""
+
+    async def phase_alone() -> list[ScriptResult]:
+        loop = asyncio.get_running_loop()
+        probes = _Probes(loop, stop)
+        try:
+            with _wake_on_signals(loop), stop.listening(probes.on_stop):
+                if phase == "prerule":
+                    engine.announce_start()
+                    found = await probes.run(engine.run_prerules())
+                else:
+                    found = await probes.run(engine.run_postrules())
+                return list(found or ())
+        finally:
+            probes.close()
+
+    return asyncio.run(phase_alone())
 
 
 async def _as_coroutine(job: Awaitable[_T]) -> _T:
@@ -561,7 +590,7 @@ class _Stream:
             self.accept(item)
         self.probes.abandoned = True
         await self.write_ready(wait=True)
-        _close_cut(self.writers, self.last, self.document, self.tally)
+        close_cut(self.writers, self.last, self.document, self.tally)
 
     async def finish(self, end: _End) -> None:
         """The reader has ended: write everything, then re-raise its error if it failed."""

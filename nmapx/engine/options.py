@@ -37,3 +37,17 @@ class RunOptions:
     #: Keep every host and port result the input already holds (same script id) instead of
     #: running that script there again; without it a new result replaces the old in place.
     skip_existing: bool = False
+    #: ``--workers N``: run the hosts on a local Dask cluster of N worker processes (0: in
+    #: this process, as always; :mod:`nmapx.cluster`).
+    workers: int = 0
+    #: ``--scheduler ADDRESS``: run the hosts on the Dask cluster of that scheduler.
+    scheduler: str | None = None
+    #: ``--batch-size N``: hosts per batch sent to a worker (0: nmapx's default, 100).
+    batch_size: int = 0
+    #: Threads of each local worker process, i.e. batches it runs at once (0: default, 4).
+    worker_threads: int = 0
+
+    @property
+    def on_cluster(self) -> bool:
+        """Whether the hosts run on a Dask cluster (scripts are needed for that)."""
+        return bool(self.scripts) and (self.workers > 0 or bool(self.scheduler))

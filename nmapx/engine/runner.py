@@ -104,6 +104,10 @@ class ScriptEngine:
         self._threads = asyncio.Semaphore(max(1000, options.settings.max_parallelism))
         #: Counts script threads for the progress display (:class:`nmapx.progress.Progress`).
         self.progress: ProgressHook | None = None
+        #: Whether this engine runs the pre- and post-rules. A cluster worker's engine does
+        #: not (:mod:`nmapx.cluster`): those run once per scan, on the coordinator, and a
+        #: worker only ever sees a batch of hosts.
+        self.global_phases = True
 
     # ------------------------------------------------------------------ messages
     def take_new_targets(self, scan: ScanContext) -> list[Host]:
@@ -125,6 +129,8 @@ class ScriptEngine:
         return self.options.settings.verbosity
 
     def announce_start(self) -> None:
+        if not self.global_phases:
+            return  # said once, by the coordinator
         settings = self.options.settings
         if settings.debugging and self.options.script_timeout:
             self.message(f"NSE: Set script-timeout as: {self.options.script_timeout:g} seconds")
@@ -145,6 +151,8 @@ class ScriptEngine:
         return await self._run_global("postrule", "NSE: Script Post-scanning.")
 
     async def _run_global(self, phase: str, banner: str) -> list[ScriptResult]:
+        if not self.global_phases:
+            return []
         candidates = [c for c in self.chosen if phase in c.script.rules]
 
         def jobs(level: int) -> list[Awaitable[ScriptResult | None]]:

@@ -1,0 +1,202 @@
+"""What a Dask worker runs: one batch of hosts through nmapx's own engine and pipeline.
+
+A batch is a small Nmap XML document of its own: the scan's header (the ``<nmaprun>`` start
+tag and the ``<scaninfo>``, ``<verbose>`` and ``<debugging>`` elements, which is all a host's
+rules can ask of the scan: :class:`~nmapx.model.host.ScanContext`), the hosts' exact bytes,
+and ``</nmaprun>``. The worker reads it with the same streaming reader and enriches it with
+the same :func:`nmapx.pipeline.process` and engine as a one-process run, so a host's results
+cannot differ between the two; the engine is only told not to run pre- and post-rules
+(:attr:`~nmapx.engine.runner.ScriptEngine.global_phases`), which the coordinator runs once.
+
+It hands back, per host and in order, the host's enriched bytes (exactly what the XML writer
+would write) with the ids of the results added, plus what crosses hosts: the registry's
+changes (:mod:`nmapx.cluster.registry`), the new targets scripts offered, and the NSE
+messages and log records the batch produced (the coordinator prints them, so ``-v``/``-d``
+and warnings reach the user whichever machine ran the batch).
+
+Nothing here imports Dask except :func:`run_remote`, the function the coordinator submits,
+which also watches the run's stop event so that Ctrl-C on the coordinator stops the probes of
+batches already running (no new probe starts; those in flight get the grace period).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from nmapx.cluster.registry import Change, change
+from nmapx.engine.options import RunOptions
+from nmapx.interrupt import StopRequest
+from nmapx.model.host import Host
+from nmapx.nmapxml.reader import read_bytes
+from nmapx.output.base import StreamItem
+from nmapx.output.xml import enriched_bytes
+from nmapx.pipeline import Outputs, Tally, process
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BatchJob", "BatchOutcome", "HostOutcome", "run_batch", "run_remote"]
+
+#: How often a running batch asks the scheduler whether the run was interrupted (seconds).
+STOP_POLL = 0.25
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What every batch of one scan shares (sent with each batch: a few kilobytes)."""
+
+    options: RunOptions
+    #: The scan's header: prologue, ``<scaninfo>``, ``<verbose>``, ``<debugging>``.
+    header: bytes
+    #: The registry as the pre-rules left it (only what can travel: registry.portable).
+    registry: dict[Any, Any] = field(default_factory=dict)
+    #: The name of the Dask event that the coordinator sets on Ctrl-C ("" for none).
+    stop_event: str = ""
+
+
+@dataclass(frozen=True)
+class HostOutcome:
+    """One host of a batch after its scripts: None for ``enriched`` means unchanged."""
+
+    enriched: bytes | None
+    #: (protocol, port number) or None for a host script, and the result's id and XML.
+    results: tuple[tuple[tuple[str, int] | None, str, bytes], ...] = ()
+    #: The host's address and names: the coordinator's scope (post-rules may contact them).
+    address: str | None = None
+    names: tuple[str, ...] = ()
+
+
+@dataclass
+class BatchOutcome:
+    """Everything a batch gives back."""
+
+    hosts: list[HostOutcome]
+    tally: Tally
+    registry: Change | None
+    new_targets: list[Any]
+    #: NSE's messages (``-v``, ``-d``, ``--script-trace``), as they were printed.
+    messages: str
+    #: Log records as (logger name, level, message).
+    records: list[tuple[str, int, str]]
+    #: Which process ran it (for the coordinator's debug messages).
+    worker: str = ""
+
+
+class _Collector:
+    """A writer that keeps each host as it leaves the pipeline, enriched or not."""
+
+    def __init__(self) -> None:
+        self.hosts: list[HostOutcome] = []
+
+    def write(self, item: StreamItem) -> None:
+        if not isinstance(item, Host):
+            return
+        results: list[tuple[tuple[str, int] | None, str, bytes]] = []
+        for key, found in item.port_results.items():
+            results.extend((key, r.id, r.to_xml()) for r in found)
+        results.extend((None, r.id, r.to_xml()) for r in item.host_results)
+        data = enriched_bytes(item)
+        enriched = None if data == item.raw else data
+        names = tuple(n for n in item.hostnames() if n)
+        self.hosts.append(HostOutcome(enriched, tuple(results), item.address, names))
+
+    def close(self) -> None:
+        """Nothing to finish."""
+
+
+class _Records(logging.Handler):
+    """Keeps the log records one thread (the batch's) emits."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.thread = threading.get_ident()
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.records.append((record.name, record.levelno, record.getMessage()))
+
+
+def batch_document(header: bytes, hosts: list[bytes]) -> bytes:
+    """The batch as a document of its own (see the module docstring)."""
+    return b"".join((header, *(b"\n" + raw for raw in hosts), b"\n</nmaprun>\n"))
+
+
+def run_batch(job: BatchJob, hosts: list[bytes], stop: StopRequest | None = None) -> BatchOutcome:
+    """Run the scan's host and port scripts on ``hosts`` (their raw ``<host>`` bytes)."""
+    from nmapx.engine.session import build
+
+    messages = io.StringIO()
+    engine, scope = build(job.options)
+    engine.global_phases = False
+    engine.options.settings.stream = messages
+    start = copy.deepcopy(job.registry)
+    engine.context.registry.update(copy.deepcopy(job.registry))
+    collector = _Collector()
+    tally = Tally()
+    handler = _Records()
+    top = logging.getLogger("nmapx")
+    top.addHandler(handler)
+    try:
+        document = read_bytes(batch_document(job.header, hosts), name="<batch>")
+        process(
+            document,
+            Outputs(sinks=(collector,)),
+            engine,
+            scope,
+            stop=stop,
+            tally=tally,
+        )
+    finally:
+        top.removeHandler(handler)
+    return BatchOutcome(
+        hosts=collector.hosts,
+        tally=tally,
+        registry=change(start, engine.context.registry),
+        new_targets=list(engine.context.new_targets),
+        messages=messages.getvalue(),
+        records=handler.records,
+        worker=f"pid {os.getpid()}",
+    )
+
+
+def run_remote(job: BatchJob, hosts: list[bytes]) -> BatchOutcome:
+    """:func:`run_batch` on a Dask worker, stopped when the coordinator sets ``stop_event``."""
+    stop = StopRequest()
+    done = threading.Event()
+    if job.stop_event:
+        from distributed import Event
+
+        event = Event(job.stop_event)
+
+        def watch() -> None:
+            while not done.is_set():
+                try:
+                    if event.wait(timeout=STOP_POLL):
+                        stop.request(signal.SIGINT)
+                        return
+                except Exception:  # the scheduler went away: the coordinator handles that
+                    log.debug("stop event unreachable", exc_info=True)
+                    return
+
+        threading.Thread(target=watch, name="nmapx-stop-watch", daemon=True).start()
+    try:
+        outcome = run_batch(job, hosts, stop)
+    finally:
+        done.set()
+    return replace(outcome, worker=f"{outcome.worker} ({_worker_name()})")
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except Exception:  # not on a worker (a test calling it directly)
+        return "no worker"
