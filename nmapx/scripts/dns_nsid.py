@@ -47,7 +47,8 @@ class Nsid(dict[str, bytes | str]):
     def __str__(self) -> str:
         raw = self["raw"]
         text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
-        return f"{text} ({self['hex']})"
+        hexed = self["hex"]
+        return f"{text} ({hexed!s})"
 
 
 def rr_filter(records: list[dns.Record], label: str) -> tuple[bool, bytes | str] | None:

@@ -83,7 +83,7 @@ def _quoted(data: bytes, pos: int) -> tuple[bytes, int] | None:
 
 def parse_variables(data: bytes) -> list[tuple[bytes, bytes]]:
     """The script's ``kvmatch^0``: ``key[=]value`` pairs separated by optional commas."""
-    pairs = []
+    pairs: list[tuple[bytes, bytes]] = []
     pos = 0
     while True:
         while pos < len(data) and data[pos] in _SPACE:
@@ -111,7 +111,8 @@ def receive_timestamp(reply: bytes) -> float:
     if len(reply) < 40:
         raise struct.error("data string too short")
     seconds, fraction = struct.unpack(">II", reply[32:40])
-    return seconds - NTP_EPOCH_OFFSET + fraction / 0x10000000
+    stamp: float = seconds - NTP_EPOCH_OFFSET + fraction / 0x10000000
+    return stamp
 
 
 def variables_data(reply: bytes) -> bytes:
