@@ -28,6 +28,7 @@ if __package__ in (None, ""):  # `python bench/run_all.py`: make `bench` importa
 BENCHMARKS: tuple[str, ...] = (
     "bench.passthrough",
     "bench.probes",
+    "bench.scripts",
     "bench.html_report",
     "bench.markup",
 )
