@@ -186,12 +186,12 @@
 
   function parseQuery(text) {
     const tokens = [];
-    const pattern = /(-?)(?:([A-Za-z]+):)?(?:"([^"]*)"?|(\S+))/g;
+    const pattern = /(-?)(?:([A-Za-z]+):)?(<=|>=|<|>|=)?(?:"([^"]*)"?|(\S+))/g;
     let m;
     while ((m = pattern.exec(text)) !== null) {
       if (!m[0].trim()) { pattern.lastIndex++; continue; }
       let field = (m[2] || "").toLowerCase();
-      let value = m[3] !== undefined ? m[3] : (m[4] || "");
+      let value = (m[3] || "") + (m[4] !== undefined ? m[4] : (m[5] || ""));
       if (field && !FIELDS.has(field)) { value = m[2] + ":" + value; field = ""; }
       if (!value && !field) continue;
       const token = { negate: m[1] === "-", field, value: value.toLowerCase(), raw: value };
@@ -242,25 +242,32 @@
   }
 
   /* A host matches when every host-wide word matches it and one port matches every port
-   * word (so `product:OpenSSH version:<7.4` is about one service, not two). Without a
-   * `state:` word, port words look at open ports. */
+   * word (so `product:OpenSSH version:<7.4` is about one service, not two; with such words,
+   * `-version:<10` is about that port too). Without a `state:` word, port words look at open
+   * ports. Negated port words alone exclude the hosts that have such a port. */
+  function portWords(tokens) {
+    const positive = tokens.filter((t) => PORT_FIELDS.has(t.field) && !t.negate);
+    const negative = tokens.filter((t) => PORT_FIELDS.has(t.field) && t.negate);
+    const anyState = positive.some((t) => t.field === "state");
+    return { positive, negative, anyState };
+  }
+  function portSelected(port, words) {
+    return (words.anyState || port.state.startsWith("open")) && words.positive.every((t) => portMatches(port, t))
+      && !words.negative.some((t) => portMatches(port, t));
+  }
   function entryMatches(entry, tokens) {
-    const portTokens = tokens.filter((t) => PORT_FIELDS.has(t.field) && !t.negate);
     for (const token of tokens) {
-      if (PORT_FIELDS.has(token.field)) {
-        if (token.negate && entry.ports.some((p) => portMatches(p, token))) return false;
-        continue;
-      }
-      if (hostMatches(entry, token) === token.negate) return false;
+      if (!PORT_FIELDS.has(token.field) && hostMatches(entry, token) === token.negate) return false;
     }
-    if (!portTokens.length) return true;
-    const anyState = portTokens.some((t) => t.field === "state");
-    return entry.ports.some((p) => (anyState || p.state.startsWith("open")) && portTokens.every((t) => portMatches(p, t)));
+    const words = portWords(tokens);
+    if (words.positive.length) return entry.ports.some((p) => portSelected(p, words));
+    return !words.negative.some((t) => entry.ports.some((p) => p.state.startsWith("open") && portMatches(p, t)));
   }
 
   function matchingPorts(entry, tokens) {
-    const portTokens = tokens.filter((t) => PORT_FIELDS.has(t.field) && !t.negate);
-    return entry.ports.filter((p) => p.state === "open" && portTokens.every((t) => portMatches(p, t)));
+    const words = portWords(tokens);
+    return entry.ports.filter((p) => p.state === "open" && (!words.positive.length || portSelected(p, words))
+      && !words.negative.some((t) => portMatches(p, t)));
   }
 
   /* ------------------------------------------------------------ state and the URL */

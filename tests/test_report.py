@@ -79,6 +79,8 @@ def texts(opened: Opened, selector: str) -> list[str]:
 def test_every_corpus_file_renders_without_errors_or_requests(
     browser: Browser, tmp_path: Path
 ) -> None:
+    from nmapx.cli.report import make_report
+
     for path in corpus_files():
         out = report(tmp_path, path, name=f"{path.stem}.html")
         opened = open_report(browser, out)
@@ -86,8 +88,12 @@ def test_every_corpus_file_renders_without_errors_or_requests(
             opened.page.get_attribute("[data-testid=hosts-total]", "data-testid")
             and opened.page.inner_text("[data-testid=hosts-total]")
         )
-        expected = len(re.findall(rb"<host[\s>]", path.read_bytes()))
-        assert shown == expected, corpus_id(path)
+        lines = tmp_path / f"{path.stem}.jsonl"
+        make_report([str(path)], "jsonl", str(lines))
+        hosts = [json.loads(line) for line in lines.read_text().splitlines()]
+        assert len(hosts) == len(re.findall(rb"<host[\s>]", path.read_bytes())), corpus_id(path)
+        distinct = {h["address"] or f"#{i}" for i, h in enumerate(hosts)}  # counted once
+        assert shown == len(distinct), corpus_id(path)
         assert opened.problems == [], corpus_id(path)
         assert [u for u in opened.requests if not u.startswith("file:")] == [], corpus_id(path)
         opened.page.close()
@@ -108,29 +114,36 @@ def test_what_a_person_sees(browser: Browser, tmp_path: Path) -> None:
     # sort: the address header twice gives descending order
     page.click("#host-table th button[data-sort=address]")
     assert texts(opened, "#host-table tbody tr td:first-child") == list(reversed(addresses))
-    page.click("#host-table th button[data-sort=open_tcp]")
-    assert texts(opened, "#host-table tbody tr td:nth-child(4)") == sorted(
-        texts(opened, "#host-table tbody tr td:nth-child(4)"), key=int
-    )
-    # filter: only hosts whose text matches stay
-    page.fill("#host-filter", "scanme")
+    page.click("#host-table th button[data-sort=openCount]")
+    counts = texts(opened, "#host-table tbody tr td:nth-child(4)")
+    assert [len(c.split(", ")) for c in counts] == [4, 8, 14, 15]
+    # a query: only hosts whose text matches stay
+    page.fill("#q", "scanme")
+    page.wait_for_function("() => location.hash === '#q=scanme'")
     assert texts(opened, "#host-table tbody tr td:first-child") == ["45.33.32.156"]
-    assert page.inner_text("#host-count").startswith("Showing 1\u20131 of 1 hosts")
-    page.fill("#host-filter", "")
-    # the detail of a host: closed ports hidden until toggled
-    page.click("#host-table tbody tr[data-address='45.33.32.156'] button")
-    ports = "#host-detail tr[data-port]"
+    assert page.inner_text("#match-count") == "1 of 4 hosts"
+    page.fill("#q", "")
+    page.wait_for_function("() => location.hash === '#'")
+    # a host: closed ports hidden until toggled
+    page.click("#host-table tbody tr[data-address='45.33.32.156'] a")
+    ports = "article.current tr[data-port]:visible"
     assert texts(opened, f"{ports} td:first-child") == ["22/tcp", "80/tcp", "9929/tcp", "31337/tcp"]
     page.check("#show-closed")
     assert texts(opened, f"{ports} td:first-child") == ["22/tcp", "80/tcp", "9929/tcp", "31337/tcp"]
-    # structured output in its table: goad's http-methods table
-    page.click("#host-table tbody tr[data-address='192.168.56.10'] button")
-    methods = page.locator("#host-detail [data-script=http-methods] table.nested")
+    # structured output one toggle away: goad's http-methods table
+    page.keyboard.press("Escape")
+    page.click("#host-table tbody tr[data-address='192.168.56.10'] a")
+    block = page.locator("article.current [data-script=http-methods]").first
+    assert block.locator("pre.out").inner_text() == "  Potentially risky methods: TRACE"
+    block.locator("button.structured").click()
+    methods = block.locator("table.nested").first
     assert methods.locator("th").first.inner_text() == "Potentially risky methods"
     assert methods.locator("table.nested td").first.inner_text() == "TRACE"
-    # services search
-    page.fill("#service-filter", "openssh")
-    assert page.inner_text("#service-count").endswith("open services")
+    # open services follow the query
+    page.keyboard.press("Escape")
+    page.fill("#q", "product:openssh")
+    page.wait_for_function("() => location.hash === '#q=product%3Aopenssh'")
+    assert page.inner_text("#service-count") == "1 open services"
     assert set(texts(opened, "#service-table tbody tr td:nth-child(4)")) == {"ssh"}
     assert opened.problems == []
 
@@ -145,13 +158,19 @@ def test_closed_and_filtered_toggles(browser: Browser, tmp_path: Path) -> None:
     )
     opened = open_report(browser, out)
     page = opened.page
-    rows = "#host-detail tr[data-port] td:first-child"
-    page.click("#host-table tbody tr[data-address='207.148.248.143'] button")
+    rows = "article.current tr[data-port]:visible td:first-child"
+    page.goto(out.as_uri() + "#host=207.148.248.143")
+    page.wait_for_function("() => document.body.dataset.view === 'host'")
     assert texts(opened, rows) == ["80/tcp"]
     page.check("#show-closed")
     assert texts(opened, rows) == ["43/tcp", "80/tcp", "443/tcp"]
-    assert texts(opened, "#host-detail tr[data-port] td.state-closed") == ["closed", "closed"]
-    page.click("#host-table tbody tr[data-address='45.33.32.156'] button")
+    assert texts(opened, "article.current tr[data-port]:visible td.state-closed") == [
+        "closed",
+        "closed",
+    ]
+    page.keyboard.press("Escape")
+    page.click("#host-table tbody tr[data-address='45.33.32.156'] a")
+    page.wait_for_function("() => document.body.dataset.view === 'host'")
     assert "25/tcp" not in texts(opened, rows)
     page.check("#show-filtered")
     assert texts(opened, rows) == ["22/tcp", "25/tcp", "80/tcp", "9929/tcp", "31337/tcp"]
@@ -199,15 +218,20 @@ def test_hostile_content_never_runs(browser: Browser, tmp_path: Path) -> None:
     opened = open_report(browser, out)
     page = opened.page
     page.check("#show-down")
-    page.fill("#host-filter", "onerror")  # the hostile text is searchable, as text
-    page.click("#host-table tbody tr button")
+    page.fill("#q", "onerror")  # the hostile text is searchable, as text
+    page.wait_for_function("() => location.hash === '#q=onerror'")
+    page.click("#host-table tbody tr a")
+    page.wait_for_function("() => document.body.dataset.view === 'host'")
+    for button in page.locator("article.current button.structured").all():
+        button.click()
     page.wait_for_timeout(300)
     assert opened.dialogs == []
     assert opened.problems == []
     assert page.locator("img").count() == 0
     assert page.locator("a[href^=javascript]").count() == 0
-    shown = page.inner_text("#host-detail")
+    shown = page.inner_text("article.current")
     assert "<img src=x onerror=alert(2)>" in shown  # shown as text, inert
+    assert "<img src=x onerror=alert(2)>" in page.inner_text("#findings")
     assert page.evaluate("document.querySelectorAll('script').length") == 2  # ours only
 
 
@@ -224,7 +248,7 @@ def test_screenshots_for_the_readme(browser: Browser, tmp_path: Path) -> None:
     for scheme in ("light", "dark"):
         opened = open_report(browser, out, scheme)
         opened.page.screenshot(path=str(SCREENSHOTS / f"report-{scheme}.png"))
-        opened.page.click("#host-table tbody tr[data-address='192.168.56.10'] button")
+        opened.page.click("#host-table tbody tr[data-address='192.168.56.10'] a")
         opened.page.screenshot(path=str(SCREENSHOTS / f"host-{scheme}.png"))
         assert (SCREENSHOTS / f"report-{scheme}.png").stat().st_size > 10_000
         opened.page.close()
@@ -355,9 +379,14 @@ def test_enriched_report_shows_added_results(browser: Browser, tmp_path: Path) -
     opened = open_report(browser, out)
     page = opened.page
     assert page.inner_text("[data-testid=added]") == "1"
-    page.click("#host-table tbody tr[data-address='127.0.0.1'] button")
-    block = page.locator("#host-detail [data-script=inventory]")
+    page.click("#host-table tbody tr[data-address='127.0.0.1'] a")
+    block = page.locator("article.current [data-script=inventory]")
     assert block.locator(".badge.added").inner_text() == "added by nmapx"
+    assert (
+        block.locator("pre.out").inner_text()
+        == "  device: MAX! Cube\n  ports: \n    62910\n    tcp"
+    )
+    block.locator("button.structured").click()
     assert block.locator(
         "table.nested > tbody > tr > th, table.nested > tr > th"
     ).all_inner_texts()[:2] == ["device", "ports"]
