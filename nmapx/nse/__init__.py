@@ -10,6 +10,7 @@ under ``nmap.new_socket``, ``target`` for new targets and ``errors`` for every e
 can meet, and the small helpers ``stringaux``, ``rand`` and ``lpeg_utility`` (replies in a
 service fingerprint); above them the protocol libraries: ``http`` (with ``url``), ``sslcert``,
 ``ftp``, ``smtp``, ``imap`` and ``pop3`` (sharing ``lineproto``'s line reading),
+``mysql``, ``redis`` and ``vnc`` (with ``match``'s ``receive_buf`` delimiters),
 ``tls``, ``ssh2`` and ``ssh1`` (host keys and their fingerprints); ``datetime`` (clock skew and
 datetime.lua's time formatting) is light and always loaded.
 ``NseHost`` and ``Port`` are the types of a rule's and an action's arguments, for annotations.
@@ -44,7 +45,10 @@ PROTOCOL_LIBRARIES = (
     "http",
     "imap",
     "lineproto",
+    "match",
+    "mysql",
     "pop3",
+    "redis",
     "rpc",
     "smtp",
     "snmp",
@@ -53,6 +57,7 @@ PROTOCOL_LIBRARIES = (
     "sslcert",
     "tls",
     "url",
+    "vnc",
 )
 
 
@@ -76,9 +81,12 @@ __all__ = [
     "imap",
     "lineproto",
     "lpeg_utility",
+    "match",
+    "mysql",
     "nmap",
     "pop3",
     "rand",
+    "redis",
     "rpc",
     "shortport",
     "smtp",
@@ -92,4 +100,5 @@ __all__ = [
     "target",
     "tls",
     "url",
+    "vnc",
 ]
