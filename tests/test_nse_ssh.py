@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import html
 import re
@@ -484,6 +485,30 @@ def test_fetch_host_key_like_nmap_on_modern_openssh(modern: Sshd) -> None:
     assert ecdsa.kex == "diffie-hellman-group14-sha256"  # Nmap's DH-only list
     assert ecdsa.signature_valid and ed25519.signature_valid
     assert (ecdsa.server_version or "").startswith("SSH-2.0-OpenSSH_")
+
+
+@needs_sshd
+def test_fetch_host_key_without_verifying_gets_the_same_keys(modern: Sshd, legacy: Sshd) -> None:
+    """``verify=False`` (what ssh-hostkey uses: Nmap checks no signature) sends a share nobody
+    knows the log of and skips K, H and the signature: the same blobs, no proof asked for."""
+    cases = [(modern, "ecdsa-sha2-nistp256"), (modern, "ssh-ed25519"), (legacy, "ssh-rsa")]
+
+    async def body(server: Sshd, key_type: str, verify: bool) -> ssh2.HostKey | None:
+        return await ssh2.fetch_host_key(server.address, server.port, key_type, verify=verify)
+
+    for server, key_type in cases:
+        checked, _ = run_thread(
+            functools.partial(body, server, key_type, True), network=server.network
+        )
+        unchecked, _ = run_thread(
+            functools.partial(body, server, key_type, False), network=server.network
+        )
+        assert checked is not None and unchecked is not None
+        assert unchecked.fp_input == checked.fp_input
+        assert (unchecked.algorithm, unchecked.bits, unchecked.kex) == (
+            checked.algorithm, checked.bits, checked.kex,
+        )  # fmt: skip
+        assert checked.signature_valid is True and unchecked.signature_valid is None
 
 
 @needs_sshd
