@@ -102,6 +102,8 @@ class _Batch:
     given_up: bool = False
     #: Holds the new targets (run after the input's last host).
     new_targets: bool = False
+    #: Failed once with others on the same worker: it runs again alone (see _Run._send).
+    suspect: bool = False
 
     @property
     def finished(self) -> bool:
@@ -188,7 +190,7 @@ def open_cluster(options: RunOptions) -> Iterator[Cluster]:
                         scheduler_port=0,
                         dashboard_address=None,
                         worker_dashboard_address=None,
-                        silence_logs=logging.ERROR,
+                        silence_logs=logging.CRITICAL,
                     )
                 )
             client = stack.enter_context(Client(local))
@@ -207,6 +209,15 @@ def _sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for a failed batch: Dask's KilledWorker message runs to a paragraph."""
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return "KilledWorker: its worker process died while running it"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{name}: {text}" if text else name
 
 
 class _Reader:
@@ -269,6 +280,9 @@ class _Run:
         self.pending: deque[tuple[Item, _Batch | None, int]] = deque()
         self.forming: _Batch | None = None
         self.sealed: deque[_Batch] = deque()
+        #: Batches that failed once, to run again one at a time, and the one running.
+        self.suspects: deque[_Batch] = deque()
+        self.isolating: _Batch | None = None
         self.out: set[int] = set()
         self.numbers = cluster._ids
         self.ended = False
@@ -365,7 +379,21 @@ class _Run:
         return self.job
 
     def _send(self) -> None:
-        while self.sealed and len(self.out) < self.window and not self.stop.requested:
+        """Submit what the window allows; a suspect batch only when nothing else is out.
+
+        Why alone: a worker process that dies takes every batch it was running with it, the
+        guilty one and its neighbours alike. Run again alone, an innocent batch succeeds and
+        a guilty one fails with no doubt about whose fault it was; so a batch is given up
+        only when it failed twice, the second time alone.
+        """
+        if self.stop.requested or self.isolating is not None:
+            return
+        if self.suspects:
+            if not self.out:
+                self.isolating = self.suspects.popleft()
+                self._submit(self.isolating)
+            return
+        while self.sealed and len(self.out) < self.window:
             self._submit(self.sealed.popleft())
 
     def _submit(self, batch: _Batch) -> None:
@@ -388,6 +416,8 @@ class _Run:
             return
         self.out.discard(batch.number)
         batch.future = None
+        if self.isolating is batch:
+            self.isolating = None
         try:
             outcome: BatchOutcome = future.result()
             if len(outcome.hosts) != len(batch.hosts):
@@ -395,10 +425,11 @@ class _Run:
                     f"{len(outcome.hosts)} hosts came back of {len(batch.hosts)} sent"
                 )
         except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            if batch.attempts < ATTEMPTS and not self.stop.requested:
+            reason = _reason(exc)
+            if batch.attempts < ATTEMPTS and not batch.suspect and not self.stop.requested:
                 log.warning("%s failed (%s); running it again", batch.describe(), reason)
-                self._submit(batch)
+                batch.suspect = True
+                self.suspects.append(batch)
                 return
             self._fail(batch, reason)
             return
@@ -406,9 +437,9 @@ class _Run:
 
     def _fail(self, batch: _Batch, reason: str) -> None:
         log.error(
-            "%s failed %s (%s): its hosts are passed through unchanged",
+            "%s %s (%s): its hosts are passed through unchanged",
             batch.describe(),
-            "twice" if batch.attempts >= ATTEMPTS else "",
+            "failed twice" if batch.attempts >= ATTEMPTS else "failed",
             reason,
         )
         batch.given_up = True
@@ -520,9 +551,10 @@ class _Run:
             Event(self.stop_event, client=self.client).set()
         except Exception:  # the cluster is gone: the batches out are given up below
             log.debug("cannot set the stop event", exc_info=True)
-        for batch in [*self.sealed, *([self.forming] if self.forming else [])]:
+        for batch in [*self.sealed, *self.suspects, *([self.forming] if self.forming else [])]:
             batch.given_up = True
         self.sealed.clear()
+        self.suspects.clear()
         self.forming = None
 
     def _give_up_after_stop(self) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nmapx.cluster.registry import Change, change
+from nmapx.engine.jobs import ChosenScript
 from nmapx.engine.options import RunOptions
 from nmapx.interrupt import StopRequest
 from nmapx.model.host import Host
@@ -42,6 +43,9 @@ from nmapx.pipeline import Outputs, Tally, process
 log = logging.getLogger(__name__)
 
 __all__ = ["BatchJob", "BatchOutcome", "HostOutcome", "run_batch", "run_remote"]
+
+_CHOOSING = threading.Lock()
+_SELECTIONS: dict[tuple[str, ...], list[ChosenScript]] = {}
 
 #: How often a running batch asks the scheduler whether the run was interrupted (seconds).
 STOP_POLL = 0.25
@@ -128,12 +132,26 @@ def batch_document(header: bytes, hosts: list[bytes]) -> bytes:
     return b"".join((header, *(b"\n" + raw for raw in hosts), b"\n</nmaprun>\n"))
 
 
+def _chosen(scripts: list[str]) -> list[ChosenScript]:
+    """The selection, resolved once per worker process (it reads every script's source) and
+    by one thread at a time: CPython 3.11's ``ast.parse`` is not safe in concurrent threads
+    ("AST constructor recursion depth mismatch"), and a worker runs batches in several."""
+    from nmapx.engine.session import choose
+
+    key = tuple(scripts)
+    with _CHOOSING:
+        found = _SELECTIONS.get(key)
+        if found is None:
+            found = _SELECTIONS[key] = choose(scripts)
+    return found
+
+
 def run_batch(job: BatchJob, hosts: list[bytes], stop: StopRequest | None = None) -> BatchOutcome:
     """Run the scan's host and port scripts on ``hosts`` (their raw ``<host>`` bytes)."""
     from nmapx.engine.session import build
 
     messages = io.StringIO()
-    engine, scope = build(job.options)
+    engine, scope = build(job.options, _chosen(job.options.scripts))
     engine.global_phases = False
     engine.options.settings.stream = messages
     start = copy.deepcopy(job.registry)

@@ -104,15 +104,21 @@ class ScriptEngine:
         self._threads = asyncio.Semaphore(max(1000, options.settings.max_parallelism))
         #: Counts script threads for the progress display (:class:`nmapx.progress.Progress`).
         self.progress: ProgressHook | None = None
-        #: Whether this engine runs the pre- and post-rules. A cluster worker's engine does
-        #: not (:mod:`nmapx.cluster`): those run once per scan, on the coordinator, and a
-        #: worker only ever sees a batch of hosts.
+        #: Whether this engine runs the pre- and post-rules and the new targets. A cluster
+        #: worker's engine does not (:mod:`nmapx.cluster`): those run once per scan, on the
+        #: coordinator, and a worker only ever sees a batch of hosts.
         self.global_phases = True
 
     # ------------------------------------------------------------------ messages
     def take_new_targets(self, scan: ScanContext) -> list[Host]:
         """The hosts scripts offered with ``target.add`` so far, each taken once, as hosts of
-        ``scan`` (the pipeline scripts and writes them after the input's last host)."""
+        ``scan`` (the pipeline scripts and writes them after the input's last host).
+
+        None on a cluster worker (no :attr:`global_phases`): its new targets stay in
+        ``context.new_targets`` for the coordinator, which runs them after the scan's last host.
+        """
+        if not self.global_phases:
+            return []
         targets = list(self.context.new_targets)
         self.context.new_targets.clear()
         return [Host(None, host_xml(t), context=scan, line=0, gap=b"\n") for t in targets]

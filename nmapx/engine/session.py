@@ -80,9 +80,16 @@ def raise_file_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def build(options: RunOptions) -> tuple[ScriptEngine, Scope]:
-    """The engine and its scope for one run; raises :class:`UsageError` on bad options."""
-    chosen = choose(options.scripts)
+def build(
+    options: RunOptions, chosen: Sequence[ChosenScript] | None = None
+) -> tuple[ScriptEngine, Scope]:
+    """The engine and its scope for one run; raises :class:`UsageError` on bad options.
+
+    ``chosen``: the scripts :func:`choose` resolved for ``options.scripts`` before; a cluster
+    worker builds an engine per batch and resolves the selection once per process.
+    """
+    if chosen is None:
+        chosen = choose(options.scripts)
     file_text = None
     if options.script_args_file:
         try:
