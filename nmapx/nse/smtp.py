@@ -26,6 +26,7 @@ from nmapx.nse.sockets import NseSocket
 
 __all__ = [
     "ERROR_MESSAGES",
+    "NSOCK_READ_CHUNK",
     "SUCCESS",
     "check_reply",
     "connect",
@@ -60,6 +61,13 @@ SUCCESS: dict[str, frozenset[int]] = {
     "VRFY": frozenset({250, 251}),
     "EXPN": frozenset({250}),
 }
+
+#: nsock's ``NSOCK_READ_CHUNK_SIZE``: once one read has gathered more than this without the
+#: lines it waits for, Nmap 7.93 reads no further and returns what it has when the socket's
+#: timeout expires (observed on a 1 MB one-line EHLO reply: 604 160 bytes after 20 s). How many
+#: bytes that is depends on how they arrived, so what Nmap shows of a longer reply cannot be
+#: reproduced; scripts print nothing for such a reply rather than something Nmap would not.
+NSOCK_READ_CHUNK = 0x8FFFF
 
 _CODE = re.compile(rb"[0-9]+")
 

@@ -6,16 +6,17 @@ writeable files.
 A port of Nmap 7.93's ``ftp-anon.nse`` with its rules kept exactly, because the output shows
 them: the login is ``anonymous`` / ``IEUser@`` (over ``AUTH TLS`` when the server asks for
 security); the listing is ``LIST`` over a PASV (EPSV on IPv6) data connection, one line per
-entry as the server sent it, lines over 2047 bytes cut there (Nmap drops the 2048th byte and
-reads on), an empty line ends it; the writable check is only Nmap's passive one, a
-world-writable mode (``^[d-].......w.``) earns ``[NSE: writeable]``, nothing is written. At
--v0 at most 20 entries are shown (then ``Only 20 shown. ...``), unlimited at -v and above (a
-script selected by name runs one level higher). A refusal other than 421 or 530 is shown as
+entry as the server sent it (a line whose end has not arrived within 2048 bytes is cut to
+2047, the 2048th byte dropped, as Lua's ``match.pattern_limit`` does), an empty line ends it;
+the writable check is only Nmap's passive one, a world-writable mode (``^[d-].......w.``)
+earns ``[NSE: writeable]``, nothing is written. At -v0 at most 20 entries are shown (then
+``Only 20 shown. ...``), unlimited at -v and above (a script selected by name runs one level
+higher). A refusal other than 421 or 530 is shown as
 ``got code N "message".`` (the message in Lua's ``%q`` form).
 
 Bound (Nmap has none): a listing longer than :data:`MAX_LISTING` bytes is taken for a hostile
-server that never ends it, and the script ends without output (Nmap would wait for ever, or
-until ``--script-timeout``, and then print nothing either).
+server that never ends it, and the script ends without output (Nmap 7.93 reads such a listing
+for ever, ``--script-timeout`` notwithstanding, and so never prints anything for it).
 
 @usage nmapx run scan.xml --script ftp-anon
 @args ftp-anon.maxlist The maximum number of files to return in the directory listing. By

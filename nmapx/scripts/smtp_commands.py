@@ -7,6 +7,10 @@ the ``250``/``214`` line prefixes removed, EHLO's lines joined with ``, ``, runs
 made one space. The two parts are joined with a line break and a space. When EHLO fails, the
 output is smtp.lua's error (``SMTP: EHLO <reply>``); a failed HELP just leaves its part out.
 
+A reply longer than nsock's read chunk (:data:`nmapx.nse.smtp.NSOCK_READ_CHUNK`, 576 KiB)
+gives no output: Nmap stops reading such a reply part-way, at a point that depends on how the
+bytes arrived, and waits for the timeout, so its output there cannot be reproduced.
+
 @usage nmapx run scan.xml --script smtp-commands --script-args smtp-commands.domain=example.org
 @args smtp.domain or smtp-commands.domain Define the domain to be used in the SMTP commands.
 @output
@@ -54,6 +58,10 @@ def reshape_help(response: bytes) -> bytes:
     return _SPACES.sub(b" ", _HELP_PREFIX.sub(b"", text))
 
 
+class _TooLong(Exception):
+    """A reply longer than nsock reads in one go (see the module docstring)."""
+
+
 async def _go(host: NseHost, port: Port) -> tuple[bool, bytes | list[bytes]]:
     domain = stdnse.get_script_args("smtp-commands.domain") or smtp.get_domain(host)
     try:
@@ -63,8 +71,12 @@ async def _go(host: NseHost, port: Port) -> tuple[bool, bytes | list[bytes]]:
     ok, response = await smtp.ehlo(sock, str(domain))
     if not ok:
         return False, response
+    if len(response) > smtp.NSOCK_READ_CHUNK:
+        raise _TooLong
     result = [reshape_ehlo(response)]
     ok, response = await smtp.help(sock)
+    if len(response) > smtp.NSOCK_READ_CHUNK:
+        raise _TooLong
     if ok:
         result.append(reshape_help(response))
         await smtp.quit(sock)
@@ -72,7 +84,11 @@ async def _go(host: NseHost, port: Port) -> tuple[bool, bytes | list[bytes]]:
 
 
 async def action(host: NseHost, port: Port) -> bytes | None:
-    ok, result = await _go(host, port)
+    try:
+        ok, result = await _go(host, port)
+    except _TooLong:
+        stdnse.debug(1, "a reply longer than %d bytes: no output", smtp.NSOCK_READ_CHUNK)
+        return None
     if not ok or isinstance(result, bytes):
         return result if isinstance(result, bytes) else None
     return b"\n ".join(result) if result else None
