@@ -31,6 +31,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.scripts",
     "bench.html_report",
     "bench.markup",
+    "bench.cluster",
 )
 
 

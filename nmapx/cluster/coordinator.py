@@ -37,7 +37,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from nmapx.cluster.registry import apply, portable
@@ -292,6 +292,16 @@ class _Run:
         self.stopped_at: float | None = None
         self.new_targets_taken = False
         self.progress = engine.progress
+        #: The options as workers get them: ``--exclude-file`` read here, its text sent as an
+        #: ``--exclude`` entry (the same specification), so that a remote worker needs no copy
+        #: of the file; cluster options are of no use to a worker.
+        exclude = list(options.exclude)
+        if options.exclude_file:
+            with open(options.exclude_file, encoding="utf-8", errors="surrogateescape") as file:
+                exclude.append(file.read())
+        self.worker_options = replace(
+            options, exclude=exclude, exclude_file=None, workers=0, scheduler=None
+        )
 
     # ------------------------------------------------------------------ the loop
     def go(self) -> None:
@@ -375,7 +385,7 @@ class _Run:
     # ------------------------------------------------------------------ batches
     def _batch_job(self) -> BatchJob:
         if self.job is None:
-            self.job = BatchJob(self.options, self.header, self.registry, self.stop_event)
+            self.job = BatchJob(self.worker_options, self.header, self.registry, self.stop_event)
         return self.job
 
     def _send(self) -> None:
