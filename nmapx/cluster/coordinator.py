@@ -164,9 +164,8 @@ def open_cluster(options: RunOptions) -> Iterator[Cluster]:
     The local cluster's scheduler lets a task be on one dying worker only (Dask's
     ``allowed-failures`` = 0): the coordinator itself re-runs a failed batch once, so "fails
     twice" means two dead workers, not Dask's default of four per try. The worker processes
-    are started with SIGINT ignored: Ctrl-C in a terminal reaches the whole process group,
-    and the workers must finish their batches' grace period, as the coordinator asks them
-    to, rather than die.
+    ignore SIGINT (:mod:`nmapx.cluster.plugin`): Ctrl-C in a terminal reaches the whole process
+    group, and they must finish their batches' grace period as the coordinator asks.
     """
     try:
         import dask
@@ -194,13 +193,20 @@ def open_cluster(options: RunOptions) -> Iterator[Cluster]:
                     )
                 )
             client = stack.enter_context(Client(local))
+            from nmapx.cluster.plugin import IgnoreSigint
+
+            client.register_plugin(IgnoreSigint())
         log.debug("cluster: %s, %d workers", client.scheduler.address, len(client.nthreads()))
         yield Cluster(client, batch_size=options.batch_size or BATCH_SIZE)
 
 
 @contextmanager
 def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored while worker processes start (they inherit it); main thread only."""
+    """SIGINT ignored while the worker processes start (they inherit it; main thread only).
+
+    Covers the moment before :class:`~nmapx.cluster.plugin.IgnoreSigint` is installed on the
+    workers, which then keeps any restarted worker ignoring it too.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
