@@ -23,7 +23,8 @@ Compared as sets or by pattern, with the reason (each differs between two runs o
   minutes of the clock (about 2.5e-6 per handshake); a clock reading is compared by its form,
   as in test_nginx_scripts.
 
-Hostile servers (Python, on 127.0.0.2 and .3 in the same namespace): an FTP server whose LIST
+Hostile servers (Python, on 127.0.0.2 to .4 in the same namespace): an FTP server refusing the
+login with a message to quote (compared with Nmap), an FTP server whose LIST
 never ends (Nmap 7.93 never finishes, even with ``--script-timeout``; nmapx stops after
 ``ftp-anon.MAX_LISTING`` bytes and prints nothing; with ``maxlist=20`` both print the same 20
 lines), and SMTP servers whose EHLO reply is one line of 400 kB (Nmap and nmapx print all of
@@ -167,7 +168,7 @@ def _run_both(
 @pytest.mark.parametrize(
     "mode, verbosity",
     [("sT", []), ("sT", ["-v"]), ("sT", ["-vv"]), ("sV", [])],
-    ids=["sT-v0", "sT-v1", "sT-v2", "sV-v0"],
+    ids=["sT-v0", "sT-v1", "sT-v2", "sV-v0"],  # -sV costs 20 s a run: once, at -v0
 )
 @needs_nmap
 def test_ftp_and_mail_scripts_are_nmaps(
@@ -269,6 +270,20 @@ async def _endless_ftp(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             data_server.close()
 
 
+async def _refusing_ftp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Refuses the anonymous login with a code ftp-anon shows, and a message to quote."""
+    writer.write(b"220 strict\r\n")
+    while True:
+        command = (await reader.readline()).strip().upper()
+        if not command or command == b"QUIT":
+            return
+        if command.startswith(b"USER"):
+            writer.write(b'500 Not "you"\tgo away\\ 7\r\n')
+        else:
+            writer.write(b"502 no\r\n")
+        await writer.drain()
+
+
 #: One EHLO reply line per server address: a megabyte, and 400 kB (under nsock's read chunk).
 EHLO_LINES = {
     "127.0.0.2": b"250 " + b"Z" * 1_000_000 + b"\r\n",
@@ -303,6 +318,7 @@ def hostile(servers: PrivateNetwork) -> Iterator[PrivateNetwork]:
         HostileServer(_endless_ftp, servers, 21, lifetime=60),
         HostileServer(_big_ehlo, servers, 25, lifetime=60),
         HostileServer(_big_ehlo, servers, 25, address="127.0.0.3", lifetime=60),
+        HostileServer(_refusing_ftp, servers, 21, address="127.0.0.4", lifetime=60),
     ):
         yield servers
 
@@ -340,6 +356,21 @@ def test_endless_listing_with_maxlist_is_nmaps(hostile: PrivateNetwork, tmp_path
     same_normal(nmap_normal.read_bytes(), ours_normal.read_bytes())
     assert ours[21, "ftp-anon"].count(b"again.txt") == 20
     assert b"Only 20 shown." in ours[21, "ftp-anon"]
+
+
+@needs_nmap
+def test_refused_login_is_nmaps(hostile: PrivateNetwork, tmp_path: Path) -> None:
+    """A refusal other than 421/530: ``got code N "message".``, the message in Lua's %q."""
+    scan = ["-n", "-Pn", "-sT", "-p", "21"]
+    nmap_xml, nmap_normal, ours_xml, ours_normal, _ = _run_both(
+        hostile, tmp_path, scan, "ftp-anon", [], target="127.0.0.4"
+    )
+    ours = same_scripts(nmap_xml.read_bytes(), ours_xml.read_bytes(), {(21, "ftp-anon")})
+    same_normal(nmap_normal.read_bytes(), ours_normal.read_bytes())
+    assert (
+        b'output="got code 500 &quot;Not \\&quot;you\\&quot;\\9go away\\\\ 7&quot;."'
+        in ours[21, "ftp-anon"]
+    )
 
 
 @needs_nmap
