@@ -346,7 +346,9 @@ MYSQL_FAKES = {
     "127.0.1.2": greeting(b"\x0a5.5\x00\x01\x00"),  # the thread id is cut
     "127.0.1.3": greeting(b"", length=0),  # a header and nothing else
     "127.0.1.4": greeting(b"\x0a8.0.1\x00", length=200),  # claims 200 bytes, sends 7
-    "127.0.1.5": greeting(b"\xff\x6a\x04Host '127.0.0.1' is not allowed to connect"),
+    "127.0.1.5": greeting(
+        b"\xff\x6a\x04Host '127.0.0.1' is not allowed to connect to this MariaDB server"
+    ),
     "127.0.1.6": greeting(  # a plugin-data length pointing past the end
         b"\x0a5.7\x00\x01\x00\x00\x00abcdefgh\x00\x00\x80\x21\x02\x00\x08\x00\xff" + bytes(10)
     ),
@@ -623,3 +625,14 @@ def test_vnc_refusal_reason() -> None:
     assert run(v.handshake) == (False, b"busy")
     v = vnc.VNC("127.0.0.1", 5900, RecordedSocket(b"HTTP/1.0 400\r\n"))  # type: ignore[arg-type]
     assert run(v.handshake) == (False, "Not a VNC port.")
+
+
+@needs_nmap
+def test_mysql_info_skips_a_server_that_refuses_us_after_version_scan(
+    network: PrivateNetwork, fakes: list[FakeServer], tmp_path: Path
+) -> None:
+    """-sV names the refusal (``extrainfo="unauthorized"``), so the portrule declines: no
+    result from either, at -v where the error would otherwise show."""
+    expected = compare(network, ["127.0.1.5"], tmp_path, ["-sV", "-v"], ports="T:3306")
+    assert expected == {}
+    assert b'extrainfo="unauthorized"' in (tmp_path / "scan.xml").read_bytes()

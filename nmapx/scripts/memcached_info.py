@@ -4,11 +4,12 @@ server time) from distributed memory object caching system memcached.
 A port of Nmap 7.93's ``memcached-info.nse``, over TCP and UDP (the script's own ``Comm``:
 ``stats``, then ``stats settings``). Its reading rules are kept because they shape the output:
 
-* over TCP a reply is read up to a line ``END``/``ERROR`` *within 2048 bytes*
-  (``match.pattern_limit``); a longer ``stats`` reply (memcached 1.6 sends about 3 KB) is cut
-  there, and the next request's read returns the *rest of it* from the buffer, so the
-  ``stats settings`` fields (Maximum connections, TCP/UDP Port, Authentication) are shown only
-  when ``stats`` fitted;
+* over TCP a reply is read up to a line ``END``/``ERROR`` (``match.pattern_limit(..., 2048)``):
+  the delimiter is searched in all that has arrived, but when 2048 bytes or more have arrived
+  without one, the first 2048 are taken as the reply and the rest stays buffered, to be read
+  as the *next* request's reply (memcached 1.6's ``stats`` is about 2.2 KB: over loopback it
+  arrives in one piece, END included; a peer that never ends its reply costs 2048 bytes a
+  request);
 * over UDP each datagram has memcached's 8-byte frame header; datagrams are collected by
   sequence number until as many as the first matching one announced have arrived (one whose
   request id differs ends the wait at once, with nothing);
