@@ -345,6 +345,47 @@ def _site(page: bytes) -> Any:
     return lambda exchange: exchange.send(page)
 
 
+def test_a_live_pipe_still_streams(tmp_path: Path) -> None:
+    """``nmap -oX - | nmapx run --workers 2 -oX -``: a host is written while the producer is
+    still scanning (a batch leaves 0.1 s after its first host, full or not)."""
+    hosts = [(f"10.0.0.{n}", [(22, "ssh")]) for n in range(1, 4)]
+    text = scan(tmp_path / "scan.xml", hosts).read_bytes()
+    first_end = text.index(b"</host>") + len(b"</host>\n")
+    crosshost = script(tmp_path / "crosshost.py", CROSSHOST)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nmapx", "run", "--script", crosshost, "--no-network",
+         "-oX", "-", *CLUSTER],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    out = bytearray()
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        while chunk := proc.stdout.read1():
+            out.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        proc.stdin.write(text[:first_end])
+        proc.stdin.flush()
+        deadline = time.monotonic() + 30
+        while b"pre said" not in out:
+            assert time.monotonic() < deadline, "the first host was not written"
+            time.sleep(0.05)
+        assert b"10.0.0.2" not in out  # the rest has not been sent yet
+        proc.stdin.write(text[first_end:])
+        proc.stdin.close()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        reader.join(5)
+    assert out.count(b"pre said: set before the first host; contact: ScopeError") == 3
+
+
 # ====================================================================== faults
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     hosts = [(f"10.0.0.{n}", [(22, "ssh")]) for n in range(1, 9)]

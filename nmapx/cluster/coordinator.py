@@ -7,8 +7,9 @@ the host and port scripts on batches of hosts, each batch a small document of it
 the same pipeline and engine as a one-process run.
 
 Batching and the window. Hosts are gathered into batches of ``batch_size`` (a batch is also
-sent when no new host has arrived for :data:`FLUSH_SECONDS`, so a live ``nmap -oX - |`` pipe
-is not held back waiting for a full batch); at most ``window`` batches are out at once.
+sent :data:`FLUSH_SECONDS` after its first host arrived, full or not, so a live ``nmap -oX -
+|`` pipe is not held back waiting for a full batch); at most ``window`` batches are out at
+once.
 Pieces are written in input order as soon as their batch is back, and the reader is at most
 ``(window + 2) * batch_size`` pieces ahead of the writers, so memory stays flat whatever the
 input's size.
@@ -66,7 +67,7 @@ BATCH_SIZE = 100
 #: Worker threads of a local cluster's worker processes: batches one worker runs at once (a
 #: batch waiting on slow services leaves its process's core to another batch).
 THREADS_PER_WORKER = 4
-#: A partly filled batch is sent once no new host has arrived for this long (seconds).
+#: A batch is sent this long after its first host arrived at the latest, full or not (s).
 FLUSH_SECONDS = 0.1
 #: How many times a batch is tried before its hosts are passed through unchanged.
 ATTEMPTS = 2
@@ -285,6 +286,8 @@ class _Run:
         #: Pieces read and not yet written, each host with its batch.
         self.pending: deque[tuple[Item, _Batch | None, int]] = deque()
         self.forming: _Batch | None = None
+        #: When the forming batch got its first host: it is sent FLUSH_SECONDS later at most.
+        self.forming_since = 0.0
         self.sealed: deque[_Batch] = deque()
         #: Batches that failed once, to run again one at a time, and the one running.
         self.suspects: deque[_Batch] = deque()
@@ -320,6 +323,9 @@ class _Run:
                 self.writers = DocumentWriters(self.raw_writers, prescript)
                 self.registry = portable(self.engine.context.registry)
                 self._loop()
+                if self.writers.postscript_due and not self.stop.requested and not self.error:
+                    # No closing piece (nowhere to write), but post-rules run all the same.
+                    self._postrules()
         finally:
             reader.halt.set()
             self._cancel_all()
@@ -345,7 +351,7 @@ class _Run:
                 self._collect(value)
             elif kind == "stop":
                 self._stopped()
-            if kind == "tick" and self.forming is not None:
+            if self.forming is not None and time.monotonic() >= self.forming_since + FLUSH_SECONDS:
                 self._seal()
             if self._pipe_expired():
                 self._abandon()
@@ -357,7 +363,9 @@ class _Run:
     def _timeout(self) -> float:
         if self.stopped_at is not None:
             return 0.1
-        return FLUSH_SECONDS if self.forming is not None else 1.0
+        if self.forming is not None:
+            return max(0.01, self.forming_since + FLUSH_SECONDS - time.monotonic())
+        return 1.0
 
     # ------------------------------------------------------------------ reading
     def _accept(self, item: Item) -> None:
@@ -378,9 +386,11 @@ class _Run:
             return
         if self.forming is None:
             self.forming = _Batch(next(self.numbers), [])
+            self.forming_since = time.monotonic()
         self.pending.append((item, self.forming, len(self.forming.hosts)))
         self.forming.hosts.append(item)
-        if len(self.forming.hosts) >= self.batch_size:
+        full = len(self.forming.hosts) >= self.batch_size
+        if full or time.monotonic() >= self.forming_since + FLUSH_SECONDS:
             self._seal()
 
     def _seal(self) -> None:
