@@ -345,6 +345,29 @@ def _site(page: bytes) -> Any:
     return lambda exchange: exchange.send(page)
 
 
+def test_from_python_with_workers(tmp_path: Path) -> None:
+    """``nmapx.run(..., workers=2)`` on a document held in memory: same bytes, same counts."""
+    import nmapx
+
+    hosts = [(f"10.0.0.{n}", [(22, "ssh")]) for n in range(1, 6)]
+    data = scan(tmp_path / "scan.xml", hosts).read_bytes()
+    crosshost = script(tmp_path / "crosshost.py", CROSSHOST)
+    results = []
+    for name, extra in (("one", {}), ("two", {"workers": 2, "batch_size": 2})):
+        results.append(
+            nmapx.run(
+                data,
+                scripts=[crosshost],
+                no_network=True,
+                outputs=nmapx.Outputs(xml=str(tmp_path / f"{name}.xml")),
+                **extra,
+            )
+        )
+    one, two = results
+    assert (two.status, two.enriched, two.unchanged) == (one.status, 5, 0)
+    assert (tmp_path / "two.xml").read_bytes() == (tmp_path / "one.xml").read_bytes()
+
+
 def test_a_live_pipe_still_streams(tmp_path: Path) -> None:
     """``nmap -oX - | nmapx run --workers 2 -oX -``: a host is written while the producer is
     still scanning (a batch leaves 0.1 s after its first host, full or not)."""
