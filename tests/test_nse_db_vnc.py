@@ -23,8 +23,9 @@ on recorded bytes.
 
   - mysql-info ``Thread ID`` (MariaDB numbers each connection) and ``Salt`` (20 random
     printable bytes per connection);
-  - redis-info ``Used CPU (sys)``, ``Used CPU (user)`` (the server's CPU time so far) and
-    ``Used memory`` (the allocator's count, which moves with every client);
+  - redis-info ``Used CPU (sys)``, ``Used CPU (user)`` (the server's CPU time so far),
+    ``Used memory`` (the allocator's count, which moves with every client) and ``Connected
+    clients`` (the previous run's connection counts until Redis has handled its close);
   - memcached-info ``Uptime``, ``Server time`` (clocks), ``Used CPU (user)``, ``Used CPU
     (system)``, ``Current connections`` and ``Total connections`` (counters that every
     connection, Nmap's UDP probe and the previous script run included, moves on).
@@ -67,6 +68,7 @@ VOLATILE: dict[str, dict[str, str]] = {
         "Used CPU (sys)": r"\d+\.\d+",
         "Used CPU (user)": r"\d+\.\d+",
         "Used memory": r"\d+(\.\d+)?[BKMG]?",
+        "Connected clients": r"\d+",
     },
     "memcached-info": {
         "Uptime": r"\d+ seconds",
