@@ -8,6 +8,7 @@ open the report, filter the host table, sort it, clear the filter and open one h
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import time
@@ -38,17 +39,81 @@ def _browser_times(report: Path) -> dict[str, object]:
         page.wait_for_selector("html[data-ready=true]", timeout=300_000)
         times["open s"] = time.monotonic() - start
         for name, action in (
-            ("filter s", lambda: page.fill("#host-filter", "http")),
-            ("sort s", lambda: page.click("#host-table th button[data-sort=open_tcp]")),
-            ("unfilter s", lambda: page.fill("#host-filter", "")),
-            ("open host s", lambda: page.click("#host-table tbody tr button")),
+            ("query s", lambda: _query(page, "service:http")),
+            ("sort s", lambda: page.click("#host-table th button[data-sort=openCount]")),
+            ("unquery s", lambda: _query(page, "")),
+            ("open host s", lambda: page.click("#host-table tbody tr a")),
         ):
             start = time.monotonic()
             action()
-            page.evaluate("new Promise(r => requestAnimationFrame(() => r()))")
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
             times[name] = time.monotonic() - start
         browser.close()
     return times
+
+
+def _query(page: object, text: str) -> None:
+    """Type a query and wait until the page applied it (it writes the query to the URL)."""
+    page.fill("#q", text)  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "q => (new URLSearchParams(location.hash.slice(1)).get('q') || '') === q", arg=text
+    )
+
+
+def _outputs_times(xml: bytes, factor: int) -> bytes:
+    """The same scan with every script's output ``factor`` times as long."""
+    return re.sub(
+        rb'(<script id="[^"]*" output=")([^"]*)"',
+        lambda m: m[1] + m[2] * factor + b'"',
+        xml,
+    )
+
+
+def _script_output_bytes(xml: bytes) -> int:
+    return sum(len(m[1]) for m in re.finditer(rb'<script id="[^"]*" output="([^"]*)"', xml))
+
+
+def _size_rows(workdir: Path, hosts: int) -> list[dict[str, object]]:
+    """HTML bytes per host at several sizes, and per byte of script output."""
+    rows: list[dict[str, object]] = []
+    for count in (hosts // 4, hosts // 2, hosts):
+        source, out = workdir / f"size-{count}.xml", workdir / f"size-{count}.html"
+        measure(
+            [
+                sys.executable,
+                str(HERE / "gen_nmap_xml.py"),
+                "--hosts",
+                str(count),
+                "-o",
+                str(source),
+            ]
+        )
+        result = measure([sys.executable, "-m", "nmapx", "report", str(source), "-o", str(out)])
+        size = out.stat().st_size if result.ok else 0
+        rows.append({
+            "table": "html size", "hosts": count, "input MB": source.stat().st_size / 1e6,
+            "output MB": size / 1e6, "bytes per host": size / count, "seconds": result.wall,
+            "peak RSS MiB": result.maxrss_mib,
+        })  # fmt: skip
+    base = workdir / f"size-{hosts // 4}.xml"
+    xml = base.read_bytes()
+    first = None
+    for factor in (1, 2, 4):
+        source, out = workdir / f"out-x{factor}.xml", workdir / f"out-x{factor}.html"
+        data = _outputs_times(xml, factor)
+        source.write_bytes(data)
+        result = measure([sys.executable, "-m", "nmapx", "report", str(source), "-o", str(out)])
+        size = out.stat().st_size if result.ok else 0
+        output = _script_output_bytes(data)
+        if first is None:
+            first = (size, output)
+        rows.append({
+            "table": "html size", "hosts": hosts // 4, "script output x": factor,
+            "script output MB (XML)": output / 1e6, "output MB": size / 1e6,
+            "HTML bytes per added output byte": (size - first[0]) / (output - first[1])
+            if output > first[1] else None,
+        })  # fmt: skip
+    return rows
 
 
 def run(quick: bool = False) -> list[dict[str, object]]:
@@ -88,5 +153,6 @@ def run(quick: bool = False) -> list[dict[str, object]]:
         })  # fmt: skip
     browser = {"table": "report in Chromium", "hosts": hosts, **_browser_times(report)}
     rows.append(browser)
+    rows.extend(_size_rows(workdir, hosts))
     shutil.rmtree(workdir, ignore_errors=True)
     return rows

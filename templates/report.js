@@ -8,7 +8,8 @@
   const PAGE = 100;
   const DAY = 86400;
   const FINDING_ROWS = 10;
-  const FINDING_MAX = 500;
+  const FINDING_MAX = 200;
+  const CERT_MAX = 500;
   const body = document.body;
 
   function el(tag, props, ...children) {
@@ -142,15 +143,21 @@
         if (script.id === "ssl-cert") certs.push(certificate(script, host, port, scanStart[host.scan]));
       }
     }
-    const serviceText = host.ports.map((p) => {
-      const s = p.service || {};
-      return [p.portid + "/" + p.protocol, p.state, s.name, s.product, s.version, s.extrainfo, s.hostname, s.ostype, s.devicetype, p.cpe.join(" ")].join(" ");
-    }).join(" ");
-    const text = [host.address, host.addresses.map((a) => a.addr + " " + (a.vendor || "")).join(" "),
-      host.hostnames.map((h) => h.name).join(" "), host.status, host.scan, serviceText,
-      scripts.map((s) => s.id + " " + s.output).join(" "), os, cpe.join(" ")].join(" ").toLowerCase();
     return {
-      host, index, ports, text, cpe, certs,
+      host, index, ports, cpe, certs, _text: null,
+      /* Free text over everything, built the first time a query has free words. */
+      get text() {
+        if (this._text === null) {
+          const serviceText = host.ports.map((p) => {
+            const s = p.service || {};
+            return [p.portid + "/" + p.protocol, p.state, s.name, s.product, s.version, s.extrainfo, s.hostname, s.ostype, s.devicetype, p.cpe.join(" ")].join(" ");
+          }).join(" ");
+          this._text = [host.address, host.addresses.map((a) => a.addr + " " + (a.vendor || "")).join(" "),
+            host.hostnames.map((h) => h.name).join(" "), host.status, host.scan, serviceText,
+            scripts.map((s) => s.id + " " + s.output).join(" "), os, cpe.join(" ")].join(" ").toLowerCase();
+        }
+        return this._text;
+      },
       os: os.toLowerCase(),
       scripts: scripts.map((s) => s.id.toLowerCase()),
       added: scripts.some((s) => s.added),
@@ -346,22 +353,21 @@
     container.replaceChildren(previous, jump, next);
   }
 
-  /* Every host's section is in the page; the query hides the others and the sort orders them. */
+  /* Every host's section is in the page, in the scan's order. With a query, only the sections
+   * marked as matching show: marking touches the matching sections only (not all 10,000). */
   const hostList = document.getElementById("host-list");
   const articles = entries.map((e) => document.getElementById("h" + e.index));
-  let articleOrder = "";
+  let marked = [];
   function renderArticles() {
-    const shown = new Set();
-    for (const g of matching) for (const e of g.entries) shown.add(e.index);
-    for (const e of entries) {
-      const article = articles[e.index];
-      if (article) article.classList.toggle("nomatch", !shown.has(e.index));
-    }
-    const order = state.sort + state.direction;
-    if (order !== articleOrder) {
-      articleOrder = order;
-      const sorted = groups.slice().sort((a, b) => compare(a, b, state.sort) * state.direction || a.entries[0].index - b.entries[0].index);
-      hostList.append(...sorted.flatMap((g) => g.entries.map((e) => articles[e.index]).filter(Boolean)));
+    for (const article of marked) article.classList.remove("match");
+    marked = [];
+    hostList.classList.toggle("filtered", Boolean(state.query));
+    if (!state.query) return;
+    for (const g of matching) {
+      for (const e of g.entries) {
+        const article = articles[e.index];
+        if (article) { article.classList.add("match"); marked.push(article); }
+      }
     }
   }
 
@@ -464,6 +470,8 @@
       ? `${certs.length} certificates (ssl-cert): ${expired} expired and ${expiring} expiring within 30 days on ${day(data.generated)}, the day of this report.`
       : "No ssl-cert results among the selected hosts." });
     if (!certs.length) { container.replaceChildren(summary); return; }
+    const more = certs.length > CERT_MAX ? el("p", { class: "muted", text: `The first ${CERT_MAX} by date are listed; query cert:expired or cert:expiring for the others.` }) : null;
+    certs.length = Math.min(certs.length, CERT_MAX);
     const head = ["Host", "Port", "Subject", "Issuer", "Not valid after", `On ${day(data.generated)} (report)`, "On the scan date"];
     container.replaceChildren(summary, el("div", { class: "scroll", role: "region", "aria-label": "Certificates", tabindex: "0" },
       el("table", { class: "grid certs" }, el("thead", {}, el("tr", {}, ...head.map((t) => el("th", { scope: "col", text: t })))),
@@ -471,7 +479,7 @@
           el("td", {}, hostLink(e)), el("td", { text: c.port }), el("td", { text: c.subject }), el("td", { text: c.issuer }),
           el("td", { text: c.notAfterText }),
           el("td", { class: "cert-" + c.atReport, text: STATE_WORDS[c.atReport] }),
-          el("td", { class: "cert-" + c.atScan, text: STATE_WORDS[c.atScan] + (c.scanned ? ` (${day(c.scanned)})` : "") })))))));
+          el("td", { class: "cert-" + c.atScan, text: STATE_WORDS[c.atScan] + (c.scanned ? ` (${day(c.scanned)})` : "") }))))), more));
   }
 
   /* ------------------------------------------------------------ open services */
@@ -541,19 +549,29 @@
     refresh();
   }
 
+  /* The host view shows copies of the host's sections (one per scan) in a container of its
+   * own and hides the list: one element switched, however many hosts the report has. */
+  const hostView = document.getElementById("host-view");
   function openHost(address) {
     const group = groupMap.get(address);
-    for (const article of hostList.querySelectorAll("article.current")) article.classList.remove("current");
-    if (!group) { state.host = null; body.dataset.view = "list"; return; }
+    if (!group) { closeHost(); return; }
     state.host = address;
+    const copies = group.entries.map((e) => articles[e.index]).filter(Boolean).map((article) => {
+      const copy = article.cloneNode(true);
+      copy.id = "view-" + article.id;
+      const title = copy.querySelector("h3");
+      title.id = "view-" + title.id;
+      copy.setAttribute("aria-labelledby", title.id);
+      copy.classList.add("current");
+      return copy;
+    });
+    hostView.replaceChildren(...copies);
     body.dataset.view = "host";
-    const shown = group.entries.map((e) => articles[e.index]).filter(Boolean);
-    for (const article of shown) article.classList.add("current");
     renderPrintNote();
-    if (shown.length) {
-      shown[0].setAttribute("tabindex", "-1");
+    if (copies.length) {
+      copies[0].setAttribute("tabindex", "-1");
       window.scrollTo(0, 0);
-      shown[0].focus({ preventScroll: true });
+      copies[0].focus({ preventScroll: true });
     }
   }
   function closeHost() {
@@ -561,7 +579,7 @@
     const address = state.host;
     state.host = null;
     body.dataset.view = "list";
-    for (const article of hostList.querySelectorAll("article.current")) article.classList.remove("current");
+    hostView.replaceChildren();
     renderPrintNote();
     const row = hostTable.querySelector(`tr[data-address="${CSS.escape(address)}"] a`);
     if (row) row.focus();

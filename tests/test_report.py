@@ -123,7 +123,7 @@ def test_what_a_person_sees(browser: Browser, tmp_path: Path) -> None:
     assert texts(opened, "#host-table tbody tr td:first-child") == ["45.33.32.156"]
     assert page.inner_text("#match-count") == "1 of 4 hosts"
     page.fill("#q", "")
-    page.wait_for_function("() => location.hash === '#'")
+    page.wait_for_function("() => location.hash === ''")
     # a host: closed ports hidden until toggled
     page.click("#host-table tbody tr[data-address='45.33.32.156'] a")
     ports = "article.current tr[data-port]:visible"

@@ -286,7 +286,7 @@ def test_deep_link_back_and_escape(browser, std_report: Path) -> None:  # type: 
     page.wait_for_selector("html[data-ready=true]")
     assert page.evaluate("document.body.dataset.view") == "host"
     shown = page.eval_on_selector_all(
-        "#host-list > article", "els => els.filter(e => e.offsetParent).map(e => e.dataset.address)"
+        "article.host", "els => els.filter(e => e.offsetParent).map(e => e.dataset.address)"
     )
     assert shown == ["192.168.1.130"]
     assert not page.locator("#host-table").is_visible()
@@ -418,6 +418,7 @@ def test_port_columns_never_scroll_out_of_view(browser, scan: Path, tmp_path: Pa
 
 # ------------------------------------------------------------ 10. accessibility
 
+
 def axe_source() -> str:
     from importlib.resources import files
 
@@ -448,7 +449,7 @@ def test_axe_finds_nothing_serious(browser, std_report: Path, scheme: str) -> No
     page.reload()
     page.wait_for_selector("html[data-ready=true]")
     page.click(
-        "#host-list article[data-address='192.168.1.130'] [data-script=ssl-cert] button.structured"
+        "#host-view article[data-address='192.168.1.130'] [data-script=ssl-cert] button.structured"
     )
     assert serious_violations(page) == []
     context.close()
