@@ -10,7 +10,8 @@ on recorded bytes.
   (Python, bounded per connection) on addresses of their own: MySQL greetings whose lengths
   lie, an error packet, a version without its NUL; a Redis and a memcached whose replies never
   end; VNC servers speaking RFB 3.3, an unknown version, a refusal with a reason, Tight with
-  tunnels and auth types, an ATEN KVM, Tight together with VeNCrypt, a non-VNC banner.
+  tunnels and auth types, an ATEN KVM, Tight together with VeNCrypt, a non-VNC banner (all
+  compared at -v0, -v and -d); a UDP memcached whose datagrams come out of order.
 * Each case: Nmap writes ``-oX`` and ``-oN`` with the scripts; its script results are removed
   from the XML and the rest is the scan nmapx starts from (the CLI in-process, inside the
   namespace); then every ``<script>`` element (per host, protocol and port) is compared as
@@ -603,7 +604,7 @@ def test_mysql_greeting_quirks() -> None:
 
 def test_mysql_receive_greeting_reads_the_rest() -> None:
     sock = RecordedSocket(MARIADB_GREETING, chunk=10)
-    ok, found = run(lambda: mysql.receive_greeting(sock))  # type: ignore[arg-type]
+    ok, found = run(lambda: mysql.receive_greeting(sock))
     assert ok and found.auth_plugin_name == b"mysql_native_password"
 
 
@@ -618,7 +619,7 @@ def test_redis_replies() -> None:
     sock = RecordedSocket(recorded, chunk=7)
 
     async def body() -> list[Any]:
-        return [await redis.receive(sock) for _ in range(7)]  # type: ignore[arg-type]
+        return [await redis.receive(sock) for _ in range(7)]
 
     replies = run(body)
     assert replies[0] == (True, redis.Response(b"+OK", redis.ResponseType.STATUS))
@@ -641,12 +642,12 @@ def test_redis_bad_lengths_fail_like_lua() -> None:
     for recorded in (b"$abc\r\n", b"*x\r\n"):
         sock = RecordedSocket(recorded)
         with pytest.raises(redis.ProtocolError):
-            run(lambda sock=sock: redis.receive(sock))  # type: ignore[misc]
+            run(lambda sock=sock: redis.receive(sock))
 
 
 def test_vnc_handshakes_on_recorded_bytes() -> None:
     async def handshake(recorded: bytes) -> vnc.VNC:
-        v = vnc.VNC("127.0.0.1", 5900, RecordedSocket(recorded))  # type: ignore[arg-type]
+        v = vnc.VNC("127.0.0.1", 5900, RecordedSocket(recorded))
         ok, why = await v.handshake()
         assert ok, why
         return v
@@ -672,9 +673,9 @@ def test_vnc_handshakes_on_recorded_bytes() -> None:
 
 
 def test_vnc_refusal_reason() -> None:
-    v = vnc.VNC("127.0.0.1", 5900, RecordedSocket(b"RFB 003.008\n\x00\x00\x00\x00\x04busy"))  # type: ignore[arg-type]
+    v = vnc.VNC("127.0.0.1", 5900, RecordedSocket(b"RFB 003.008\n\x00\x00\x00\x00\x04busy"))
     assert run(v.handshake) == (False, b"busy")
-    v = vnc.VNC("127.0.0.1", 5900, RecordedSocket(b"HTTP/1.0 400\r\n"))  # type: ignore[arg-type]
+    v = vnc.VNC("127.0.0.1", 5900, RecordedSocket(b"HTTP/1.0 400\r\n"))
     assert run(v.handshake) == (False, "Not a VNC port.")
 
 
@@ -687,3 +688,22 @@ def test_mysql_info_skips_a_server_that_refuses_us_after_version_scan(
     expected = compare(network, ["127.0.1.5"], tmp_path, ["-sV", "-v"], ports="T:3306")
     assert expected == {}
     assert b'extrainfo="unauthorized"' in (tmp_path / "scan.xml").read_bytes()
+
+
+def test_memcached_stats_parsing() -> None:
+    from nmapx.scripts import memcached_info
+
+    reply = b"STAT pid 77\r\nSTAT version 1.6.18\r\nXSTAT no 1\r\nSTAT multi word value\r\nEND\r\n"
+    assert memcached_info.lua_number(b" 12.0 ") == 12.0
+    assert memcached_info.lua_integer(b"12.0") == 12
+    assert memcached_info.lua_number(b"0x10") == 16
+    with pytest.raises(ValueError):
+        memcached_info.lua_integer(b"12.5")
+    with pytest.raises(ValueError):
+        memcached_info.lua_number(b"soon")
+    kvs, _messages = in_script_thread(lambda: _parse(memcached_info, reply))
+    assert kvs == {b"pid": b"77", b"version": b"1.6.18", b"multi": b"word value"}
+
+
+async def _parse(module: Any, reply: bytes) -> Any:
+    return module.parse_response(reply)
