@@ -10,7 +10,8 @@ on recorded bytes.
   (Python, bounded per connection) on addresses of their own: MySQL greetings whose lengths
   lie, an error packet, a version without its NUL; a Redis and a memcached whose replies never
   end; VNC servers speaking RFB 3.3, an unknown version, a refusal with a reason, Tight with
-  tunnels and auth types, an ATEN KVM, Tight together with VeNCrypt, a non-VNC banner (all
+  tunnels and auth types, an ATEN KVM, Tight together with VeNCrypt, TLS (type 18, with a
+  list of types inside), a non-VNC banner (all
   compared at -v0, -v and -d); a UDP memcached whose datagrams come out of order.
 * Each case: Nmap writes ``-oX`` and ``-oN`` with the scripts; its script results are removed
   from the XML and the rest is the scan nmapx starts from (the CLI in-process, inside the
@@ -64,6 +65,7 @@ from fixtures.db_servers import (
     FakeUdpServer,
 )
 from fixtures.netns import PrivateNetwork
+from fixtures.tls_servers import rsa_cert, server_context
 from nmapx.nse import mysql, redis, vnc
 
 SCRIPTS = ("mysql-info", "redis-info", "memcached-info", "vnc-info")
@@ -423,6 +425,24 @@ VNC_FAKES: dict[str, Any] = {
 }
 
 
+async def _vnc_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """The TLS security type (18, GNOME's Vino): TLS after the client picks it, then a new
+    list of types inside (None)."""
+    writer.write(b"RFB 003.008\n")
+    await reader.read(64)
+    writer.write(b"\x01\x12")
+    await writer.drain()
+    if await reader.read(1) != b"\x12":
+        return
+    await writer.start_tls(server_context(rsa_cert()))
+    writer.write(b"\x01\x01")
+    await writer.drain()
+    await reader.read(64)
+
+
+VNC_FAKES["127.0.2.9"] = _vnc_tls
+
+
 async def _redis_endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await reader.read(64)
     await _endless(writer, b"+", b"A" * 512)
@@ -485,6 +505,7 @@ def test_hostile_peers_match_nmap(
     assert b"Tight auth subtypes" in expected["127.0.2.4", "tcp", 5900, "vnc-info"]
     assert b"ATEN KVM VNC" in expected["127.0.2.5", "tcp", 5900, "vnc-info"]
     assert failed in expected["127.0.2.6", "tcp", 5900, "vnc-info"]  # 7.93's get_info
+    assert b"TLS auth subtypes: &#xa;    None (1)" in expected["127.0.2.9", "tcp", 5900, "vnc-info"]
 
 
 #: The UDP memcached fake (port 11211).
