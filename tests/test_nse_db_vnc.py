@@ -4,8 +4,8 @@ on recorded bytes.
 
 * Servers (``fixtures/db_servers.py``), all inside one private network namespace for the
   module, on their real ports, so that the portrules match without -sV: MariaDB (3306),
-  Redis (6379, and a second one wanting a password on 127.0.0.2, plus a client subscribed to
-  two channels), memcached (11211 over TCP and UDP) and three TigerVNC servers (5900 with
+  Redis (6379, with a client subscribed to 25 channels; a second one wanting a password on
+  127.0.0.2, a third in cluster mode on 127.0.0.3), memcached (11211 over TCP and UDP) and three TigerVNC servers (5900 with
   ``None``, 5901 with VeNCrypt/TLSNone/TLSVnc/VncAuth, 5902 with VncAuth). Hostile fakes
   (Python, bounded per connection) on addresses of their own: MySQL greetings whose lengths
   lie, an error packet, a version without its NUL; a Redis and a memcached whose replies never
@@ -59,6 +59,7 @@ from fixtures import db_servers
 from fixtures.db_servers import (
     REAL,
     REDIS_AUTH,
+    REDIS_CLUSTER,
     REDIS_PASSWORD,
     Daemons,
     FakeServer,
@@ -299,7 +300,7 @@ def test_scripts_match_nmap_on_real_servers(
     compared on -sT -sU input."""
     version = "-sV" in flags
     ports = PORTS.replace(",U:11211", "") if version else PORTS
-    expected = compare(network, [REAL, REDIS_AUTH], tmp_path, flags, ports=ports)
+    expected = compare(network, [REAL, REDIS_AUTH, REDIS_CLUSTER], tmp_path, flags, ports=ports)
     # every real service answered its script (so the comparison is not vacuous)
     for proto, port, script in [
         ("tcp", 3306, "mysql-info"), ("tcp", 6379, "redis-info"),
@@ -317,6 +318,9 @@ def test_scripts_match_nmap_on_real_servers(
     omitted = b"(omitted 5 item(s), use verbose mode -v to show them)" in redis_info
     assert omitted == (not any(f in flags for f in ("-v", "-vv")))
     assert b"VeNCrypt auth subtypes" in expected[REAL, "tcp", 5901, "vnc-info"]
+    cluster = expected[REDIS_CLUSTER, "tcp", 6379, "redis-info"]
+    # a node that has met no other knows no address of its own: ":6379@16379"
+    assert b"Cluster nodes: &#xa;    :6379 (myself,master)" in cluster
 
 
 @needs_nmap
