@@ -1,4 +1,5 @@
-"""``nmap.set_port_version`` rewrites a port's ``<service>`` as Nmap does, for every probe state.
+"""``nmap.set_port_version`` rewrites a port's ``<service>`` as Nmap does, for every probe state
+(and ``nmap.set_port_state`` its ``<state>``).
 
 The same script twice, once in Lua for real Nmap 7.93 and once in Python for nmapx, sets
 ``port.version`` fields (long, non-ASCII and markup-laden values, a CPE list, the SSL tunnel,
@@ -47,6 +48,9 @@ action = function(host, port)
   elseif case == "softmatched" then
     v.product = "soft"
     nmap.set_port_version(host, port, "softmatched")
+  elseif case == "state-closed" then
+    nmap.set_port_state(host, port, "open")
+    nmap.set_port_state(host, port, "closed")
   elseif case == "incomplete" then
     v.product = "inc"
     v.version = 7
@@ -92,6 +96,9 @@ async def action(host, port):
     elif case == "softmatched":
         v.product = "soft"
         nmap.set_port_version(host, port, "softmatched")
+    elif case == "state-closed":
+        nmap.set_port_state(host, port, "open")
+        nmap.set_port_state(host, port, "closed")
     elif case == "incomplete":
         v.product = "inc"
         v.version = 7
@@ -106,7 +113,9 @@ _PORT_ELEMENT = re.compile(rb'<port protocol="tcp" portid="2000">.*?</port>', re
 
 
 @needs_nmap
-@pytest.mark.parametrize("case", ["full", "nomatch", "tcpwrapped", "softmatched", "incomplete"])
+@pytest.mark.parametrize(
+    "case", ["full", "nomatch", "tcpwrapped", "softmatched", "incomplete", "state-closed"]
+)
 def test_set_port_version_writes_nmaps_service(
     case: str, tmp_path: Path, in_private_network: Any
 ) -> None:
@@ -136,3 +145,5 @@ def test_set_port_version_writes_nmaps_service(
     # The script ids differ (svc-test vs svc_test's id); everything else must not.
     assert our_port[0].replace(b"svc_test", b"svc-test") == their_port[0]
     assert b"<service " in our_port[0]
+    if case == "state-closed":  # set_port_state: "open" changed nothing, "closed" did
+        assert b'<state state="closed" reason="script-set" reason_ttl="0"/>' in our_port[0]

@@ -37,7 +37,7 @@ from nmapx.nmapxml.parsers import safe_parser
 if TYPE_CHECKING:
     from libnmap.objects import NmapHost
 
-    from nmapx.model.results import ScriptResult, ServiceResult
+    from nmapx.model.results import PortStateResult, ScriptResult, ServiceResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +188,8 @@ class Host:
         #: New ``<service>`` elements per ``(protocol, portid)``: what scripts decided with
         #: ``nmap.set_port_version`` (the last call for a port wins, as in Nmap).
         self.service_results: dict[tuple[str, int], ServiceResult] = {}
+        #: New ``<state>`` elements per ``(protocol, portid)`` (``nmap.set_port_state``).
+        self.state_results: dict[tuple[str, int], PortStateResult] = {}
         #: :attr:`raw` with the results spliced in, once a writer has asked for it
         #: (:func:`nmapx.output.xml.enriched_bytes` fills it): spliced once, and every format
         #: reads the very same bytes. None until then, and after :meth:`discard_results`.
@@ -413,9 +415,16 @@ class Host:
         self.service_results[(protocol, number)] = service
         self.enriched = None
 
+    def set_state(self, protocol: str, number: int, state: PortStateResult) -> None:
+        """Correct the state of a listed port (``nmap.set_port_state``), as Nmap does."""
+        self.state_results[(protocol, number)] = state
+        self.enriched = None
+
     @property
     def has_results(self) -> bool:
-        return bool(self.port_results or self.host_results or self.service_results)
+        return bool(
+            self.port_results or self.host_results or self.service_results or self.state_results
+        )
 
     def discard_results(self) -> None:
         """Drop every result added so far: the host is then written as it was read.
@@ -426,6 +435,7 @@ class Host:
         self.port_results.clear()
         self.host_results.clear()
         self.service_results.clear()
+        self.state_results.clear()
         self.enriched = None
 
 

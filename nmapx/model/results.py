@@ -280,3 +280,15 @@ class ServiceResult:
             return b"".join(parts) + b"/>"
         children = b"".join(b"<cpe>" + escape(c) + b"</cpe>" for c in self.cpe)
         return b"".join(parts) + b">" + children + b"</service>"
+
+
+@dataclass(frozen=True)
+class PortStateResult:
+    """A script's correction of a port's state (``nmap.set_port_state``): the ``<state>``
+    element Nmap writes afterwards, ``reason="script-set"`` with no TTL (``setStateReason
+    (ER_SCRIPT, 0, NULL)``), in place of the scan's."""
+
+    state: str
+
+    def to_xml(self) -> bytes:
+        return b'<state state="' + escape(self.state) + b'" reason="script-set" reason_ttl="0"/>'

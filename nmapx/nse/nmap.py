@@ -18,7 +18,7 @@ from nmapx.engine.thread import CURRENT, current
 from nmapx.model.args import ArgsTable, arg_value
 from nmapx.model.host import Host, NseHost
 from nmapx.model.ports import PROTOCOLS, Port
-from nmapx.model.results import ServiceResult
+from nmapx.model.results import PortStateResult, ServiceResult
 from nmapx.model.services import service_name
 from nmapx.nse.errors import TryError
 from nmapx.nse.sockets import new_socket
@@ -35,6 +35,7 @@ __all__ = [
     "mutex",
     "new_socket",
     "new_try",
+    "set_port_state",
     "set_port_version",
     "verbosity",
     "version_intensity",
@@ -112,6 +113,33 @@ def get_ports(host: Any, previous: Port | None, protocol: str, state: str) -> Po
 
 #: ``nmap.set_port_version``'s probe states (nse_nmaplib.cc's list); "hardmatched" by default.
 PROBE_STATES = ("nomatch", "softmatched", "hardmatched", "tcpwrapped", "incomplete")
+
+
+#: ``nmap.set_port_state``'s states (nse_nmaplib.cc).
+SETTABLE_STATES = ("open", "closed")
+
+
+def set_port_state(host: Any, port: Any, state: str) -> None:
+    """``nmap.set_port_state``: a script saw the port answer (or refuse) and says so.
+
+    As nse_nmaplib.cc: nothing happens when the port is already in that state; otherwise the
+    port's ``<state>`` becomes ``state`` with reason ``script-set`` in every output, and Nmap's
+    ``Discovered open port ...`` line is printed at -v (or -d2). A port folded into
+    ``<extraports>`` has no ``<port>`` element to carry it, so it is left as scanned.
+    """
+    if state not in SETTABLE_STATES:
+        raise ValueError(f"bad argument #3 to 'set_port_state' (invalid option '{state}')")
+    number, protocol = _port_spec(port)
+    target = _target(host)
+    found = target.get_port_state(number, protocol)
+    if found is None or found.state == state:
+        return
+    thread = current()
+    settings = thread.settings
+    if (state == "open" and settings.verbosity) or settings.debugging > 1:
+        thread.engine.message(f"Discovered {state} port {number}/{protocol} on {target.address}")
+    if found.origin == "port":
+        target.set_state(protocol, number, PortStateResult(state))
 
 
 def set_port_version(host: Any, port: Any, probestate: str = "hardmatched") -> None:

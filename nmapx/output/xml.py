@@ -47,6 +47,8 @@ class _Container:
     #: after ``<state>`` and ``<owner>``, as Nmap orders a port's children.
     service: tuple[int, int] | None = None
     service_at: int = 0
+    #: A port's ``<state>`` element (start, end).
+    state: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +87,8 @@ def _layout(raw: bytes) -> _HostLayout:
                 service_start = None
             elif name in (b"state", b"owner") and port is not None and len(stack) == 3:
                 port.service_at = tag.end
+                if name == b"state" and port.state is not None and port.state[1] < tag.end:
+                    port.state = (port.state[0], tag.end)
             elif name == b"port" and port is not None and len(stack) == 2:
                 port.insert_at = tag.start
                 port = None
@@ -103,6 +107,9 @@ def _layout(raw: bytes) -> _HostLayout:
         elif depth == 3 and port is not None and tag.name in (b"state", b"owner"):
             if tag.kind == "empty":
                 port.service_at = tag.end
+            if tag.name == b"state" and port.state is None:
+                port.state = (tag.start, tag.end)  # Nmap's is empty; a start tag is replaced whole
+
         elif depth == 3 and port is not None and tag.name == b"service":
             if tag.kind == "empty":
                 port.service = port.service or (tag.start, tag.end)
@@ -173,6 +180,10 @@ def enrich_host(host: Host) -> bytes:
     layout = _layout(raw)
     # (start, order, end, bytes): a new <service> goes before new scripts at the same place.
     edits: list[tuple[int, int, int, bytes]] = []
+    for (protocol, number), state in host.state_results.items():
+        container = _listed_port(host, layout, protocol, number)
+        start, end = container.state or (container.service_at, container.service_at)
+        edits.append((start, 0, end, state.to_xml()))
     for (protocol, number), service in host.service_results.items():
         container = _listed_port(host, layout, protocol, number)
         start, end = container.service or (container.service_at, container.service_at)

@@ -3,8 +3,8 @@ recursion will be enabled on your own internal nameservers.
 
 A port of Nmap 7.93's ``dns-recursion.nse``: one query for ``www.wikipedia.org`` (id 0xdead,
 recursion desired) over UDP; recursion "appears to be enabled" when the reply is a response
-with RA set and rcode bits 0x4 and 0x1 clear. Nmap also marks an ``open|filtered`` port
-``open`` when it answers; nmapx keeps the input's port states.
+with RA set and rcode bits 0x4 and 0x1 clear. A port that answers is marked
+``open`` (``nmap.set_port_state``), as Nmap does.
 
 @usage nmapx run scan.xml --script dns-recursion
 @output
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nmapx.nse import comm, shortport
+from nmapx.nse import comm, nmap, shortport
 
 author = "Felix Groebert (NSE original); nmapx port"
 license = "Same as Nmap--See https://nmap.org/book/man-legal.html"
@@ -38,6 +38,7 @@ async def action(host: Any, port: Any) -> str | None:
         result = await comm.exchange(host, port, REQUEST, proto="udp")
     except comm.CommError:
         return None
+    nmap.set_port_state(host, port, "open")
     if len(result) < 4:  # string.byte beyond the reply is nil: arithmetic on it fails
         raise TypeError("attempt to perform bitwise operation on a nil value")
     if result[2] & 0x80 == 0x80 and result[3] & 0x85 == 0x80:

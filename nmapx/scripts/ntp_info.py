@@ -146,7 +146,17 @@ async def action(host: Any, port: Any) -> Any:
     if not output:
         return None
     stdnse.debug(1, "Test len: %d", len(output))
-    if output.get("version") is not None or output.get("system") is not None:
+    nmap.set_port_state(host, port, "open")
+    version = output.get("version")
+    if version is not None:
+        # ntpd's own version string, as version detection would show it
+        number = re.match(rb"ntpd ([^ ]+)", _text(version))
+        if number:
+            port.version.version = "v" + number[1].decode("utf-8", "surrogateescape")
+            nmap.set_port_version(host, port, "hardmatched")
+    system = output.get("system")
+    if system is not None:
+        port.version.ostype = _text(system).decode("utf-8", "surrogateescape")
         nmap.set_port_version(host, port, "hardmatched")
     if nmap.verbosity() < 1:
         lines = [

@@ -5,8 +5,9 @@ number and protocol, and program name.
 A port of Nmap 7.93's ``rpcinfo.nse`` on :mod:`nmapx.nse.rpc` (rpcbind's DUMP, versions 4, 3
 then 2, over the port's own protocol, TCP or UDP; one DUMP per host, shared by its ports).
 The structured result is keyed by program number and netid, as Nmap's (a Lua hash table
-there, so Nmap writes its entries in no fixed order). Nmap also names the services of the
-other ports it finds open this way (``softmatched``); nmapx keeps the input's ``<service>``.
+there, so Nmap writes its entries in no fixed order). The services of the open ports the
+programs are registered on are named after them (``softmatched``: name, ``RPC #N``, versions),
+as Nmap does, unless version detection already named them something other than rpcbind.
 
 @usage nmapx run scan.xml --script rpcinfo
 @output
@@ -64,5 +65,25 @@ async def action(host: Any, port: Any) -> Any:
     status, programs = await rpc.rpc_info(host, port)
     if not status:
         return stdnse.format_output(False, programs if programs is not None else "")
+    for number, netids in programs.items():
+        for netid, entry in netids.items():
+            if netid in ("tcp", "udp") and entry.get("port") is not None:
+                _name_service(host, port, number, netid, entry)
     structured = {str(number): netids for number, netids in programs.items()}
     return structured, stdnse.format_output(True, table_lines(programs))
+
+
+def _name_service(host: Any, port: Any, number: int, netid: str, entry: dict[str, Any]) -> None:
+    """rpcinfo.nse's loop body: the program's port, if listed open, is named after it."""
+    found = nmap.get_port_state(host, {"number": entry["port"], "protocol": netid})
+    if found is None or found.state not in ("open", "open|filtered"):
+        return
+    version = found.version
+    if found.service is None or version.service_dtype == "table" or port.service == "rpcbind":
+        version.name = rpc.prog_number_to_name(number)
+        version.extrainfo = f"RPC #{number}"
+        versions = entry["version"]
+        version.version = (
+            f"{versions[0]:d}-{versions[-1]:d}" if len(versions) > 1 else str(versions[0])
+        )
+        nmap.set_port_version(host, found, "softmatched")

@@ -6,7 +6,7 @@ from the port's service fingerprint when version detection recorded it, else sen
 gives the agent's authoritative engine ID (enterprise, format and data), its boots and its
 time. Enterprise names come from Nmap's ``nselib/data/enterprise_numbers.txt`` when an Nmap
 installation provides it (else ``unknown``). Nmap also rewrites the port's service product
-(``<enterprise> SNMPv3 server``); nmapx keeps the input's ``<service>`` as scanned.
+(``<enterprise> SNMPv3 server``), written into the port's ``<service>`` as Nmap does.
 
 @usage nmapx run scan.xml --script snmp-info
 @output
@@ -124,8 +124,21 @@ async def action(host: Any, port: Any) -> stdnse.OutputTable | None:
     if not isinstance(engine_time, int) or isinstance(engine_time, bool):
         raise TypeError("attempt to perform arithmetic on a nil value")
     output["snmpEngineTime"] = datetime.format_time(engine_time)
+    version = port.version
+    enterprise = _lua_string(output["enterprise"])
+    if version.product and version.product != "SNMPv3 server":
+        version.product = f"{version.product}; {enterprise} SNMPv3 server"
+    else:
+        version.product = f"{enterprise} SNMPv3 server"
     nmap.set_port_version(host, port, "hardmatched")
     return output
+
+
+def _lua_string(value: Any) -> str:
+    """``("%s"):format(value)`` of a name (a string) or a bare enterprise number."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return str(value)
 
 
 def _security_parameters(value: Any) -> bytes:

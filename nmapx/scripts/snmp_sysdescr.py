@@ -3,8 +3,7 @@
 A port of Nmap 7.93's ``snmp-sysdescr.nse``: two SNMP GetRequests (sysDescr.0, then
 sysUpTime.0, both with request id 28428) with the community ``public`` (or the one
 ``creds.snmp``/``creds.global`` give) and the ``snmp.version`` script argument's version.
-Nmap also marks an ``open|filtered`` port ``open`` once the agent answers; nmapx keeps the
-input's port states as scanned.
+Once the agent answers, the port is marked ``open`` (``nmap.set_port_state``), as Nmap does.
 
 @usage nmapx run scan.xml --script snmp-sysdescr
 @args snmp.version ``v1`` (default) or ``v2c``.
@@ -18,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nmapx.nse import datetime, shortport, snmp
+from nmapx.nse import datetime, nmap, shortport, snmp
 from nmapx.nse.errors import SocketError
 
 author = "Thomas Buchanan (NSE original); nmapx port"
@@ -54,6 +53,7 @@ async def action(host: Any, port: Any) -> Any:
             response = await helper.get({"reqId": 28428}, SYS_DESCR)
         except SocketError:
             return None
+        nmap.set_port_state(host, port, "open")  # since we got something back
         result = _first_value(response)
         try:
             response = await helper.get({"reqId": 28428}, SYS_UPTIME)
