@@ -5,10 +5,9 @@ first when a password is given as ``creds.redis`` or ``creds.global``, as creds.
 script-argument credentials out), then ``CONFIG GET bind``, ``PUBSUB CHANNELS``, ``CLIENT
 LIST`` and ``CLUSTER NODES``, each shown when the server answers it. Failures (no connection,
 a password needed) use ``stdnse.format_output(false, ...)``: nothing unless debugging, then
-``ERROR: ...``. Nmap's script also records the version and architecture with
-``nmap.set_port_version``; nmapx keeps the input's ``<service>`` as scanned (see
-:func:`nmapx.nse.nmap.set_port_version`). Credentials found by ``redis-brute`` in the same run
-are not available (nmapx has no redis-brute).
+``ERROR: ...``. The version (with its CPE) and the architecture go into the port's service
+with ``nmap.set_port_version``, as Nmap's script does. Credentials found by ``redis-brute``
+in the same run are not available (nmapx has no redis-brute).
 
 @usage nmapx run scan.xml --script redis-info
 @output
@@ -55,20 +54,22 @@ def fail(err: str | bytes) -> str | None:
     return stdnse.format_output(False, err)
 
 
-def _version(port: Any, value: bytes) -> bytes:
+def _version(host: Any, port: Any, value: bytes) -> bytes:
     port.version.version = value.decode("utf-8", "surrogateescape")
     port.version.cpe.append("cpe:/a:redis:redis:" + port.version.version)
+    nmap.set_port_version(host, port)
     return value
 
 
-def _architecture(port: Any, value: bytes) -> bytes:
+def _architecture(host: Any, port: Any, value: bytes) -> bytes:
     text = value + b" bits"
     port.version.extrainfo = text.decode("utf-8", "surrogateescape")
+    nmap.set_port_version(host, port)
     return text
 
 
 #: INFO fields shown, in order: (field, label, how the value is shown).
-FILTER: list[tuple[bytes, str, Callable[[Any, bytes], bytes] | None]] = [
+FILTER: list[tuple[bytes, str, Callable[[Any, Any, bytes], bytes] | None]] = [
     (b"redis_version", "Version", _version),
     (b"os", "Operating System", None),
     (b"arch_bits", "Architecture", _architecture),
@@ -232,7 +233,7 @@ async def action(host: Any, port: Any) -> Any:
     result = stdnse.output_table()
     for field, name, shown in FILTER:
         if field in kvs:
-            result[name] = shown(port, kvs[field]) if shown else kvs[field]
+            result[name] = shown(host, port, kvs[field]) if shown else kvs[field]
 
     for name, command, process in EXTRAS:
         status, response = await helper.req_cmd(*command)
