@@ -63,7 +63,7 @@ def test_ported_scripts_have_nmaps_categories() -> None:
     ported = {name: cats for name, cats in ours.items() if name not in OWN}
     assert set(ported) <= set(db), set(ported) - set(db)
     assert {name: db[name] for name in ported} == ported
-    assert len(ported) == 16
+    assert len(ported) == 31
 
 
 @pytest.mark.parametrize(
@@ -93,33 +93,17 @@ def test_selection_is_nmaps_among_the_scripts_nmapx_has(expression: str) -> None
 
 def test_the_three_lists_users_ask_for() -> None:
     assert sorted(_nmapx_listing("default")) == [
-        "auth-owners",
-        "http-auth",
-        "http-generator",
-        "http-methods",
-        "http-robots.txt",
-        "http-title",
-        "ssh-hostkey",
-        "ssl-cert",
-        "ssl-date",
-        "tls-alpn",
-    ]
-    assert sorted(_nmapx_listing("version")) == ["http-server-header"]
+        "auth-owners", "dns-nsid", "dns-recursion", "ftp-anon", "ftp-syst", "http-auth",
+        "http-generator", "http-methods", "http-robots.txt", "http-title", "imap-capabilities",
+        "mysql-info", "ntp-info", "pop3-capabilities", "rpcinfo", "smtp-commands", "snmp-info",
+        "snmp-sysdescr", "ssh-hostkey", "ssl-cert", "ssl-date", "tls-alpn", "vnc-info",
+    ]  # fmt: skip
+    assert sorted(_nmapx_listing("version")) == ["http-server-header", "rpcinfo", "snmp-info"]
     assert sorted(_nmapx_listing("safe")) == [
-        "auth-owners",
-        "banner",
-        "broadcast-maxcube-discover",
-        "daytime",
-        "http-auth",
-        "http-generator",
-        "http-headers",
-        "http-methods",
-        "http-robots.txt",
-        "http-title",
-        "maxcube-info",
-        "ssh-hostkey",
-        "ssh2-enum-algos",
-        "ssl-cert",
-        "ssl-date",
-        "tls-alpn",
-    ]
+        "auth-owners", "banner", "broadcast-maxcube-discover", "daytime", "dns-nsid",
+        "dns-recursion", "ftp-anon", "ftp-syst", "http-auth", "http-generator", "http-headers",
+        "http-methods", "http-robots.txt", "http-title", "imap-capabilities", "maxcube-info",
+        "memcached-info", "mysql-info", "ntp-info", "pop3-capabilities", "redis-info",
+        "rpcinfo", "smtp-commands", "snmp-info", "snmp-sysdescr", "ssh-hostkey",
+        "ssh2-enum-algos", "ssl-cert", "ssl-date", "tls-alpn", "vnc-info",
+    ]  # fmt: skip
