@@ -11,7 +11,8 @@ can meet, and the small helpers ``stringaux``, ``rand`` and ``lpeg_utility`` (re
 service fingerprint); above them the protocol libraries: ``http`` (with ``url``), ``sslcert``,
 ``ftp``, ``smtp``, ``imap`` and ``pop3`` (sharing ``lineproto``'s line reading),
 ``mysql``, ``redis`` and ``vnc`` (with ``match``'s ``receive_buf`` delimiters),
-``tls``, ``ssh2`` and ``ssh1`` (host keys and their fingerprints); ``datetime`` (clock skew and
+``tls``, ``ssh2`` and ``ssh1`` (host keys and their fingerprints), ``snmp`` (on ``asn1``'s BER),
+``dns`` and ``rpc`` (ONC RPC, XDR); ``datetime`` (clock skew and
 datetime.lua's time formatting) is light and always loaded.
 ``NseHost`` and ``Port`` are the types of a rule's and an action's arguments, for annotations.
 Of the engine, the library sees only the script-thread context (:mod:`nmapx.engine.thread`).
