@@ -157,7 +157,7 @@ def _add_script_options(run: argparse.ArgumentParser) -> None:
         type=_positive,
         default=0,
         metavar="N",
-        help="batches each local worker process runs at once (default 4)",
+        help="batches each local worker process runs at once (default 8)",
     )
     scripts.add_argument(
         "--script-help",

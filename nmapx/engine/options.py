@@ -44,7 +44,7 @@ class RunOptions:
     scheduler: str | None = None
     #: ``--batch-size N``: hosts per batch sent to a worker (0: nmapx's default, 100).
     batch_size: int = 0
-    #: Threads of each local worker process, i.e. batches it runs at once (0: default, 4).
+    #: Threads of each local worker process, i.e. batches it runs at once (0: default, 8).
     worker_threads: int = 0
 
     @property
