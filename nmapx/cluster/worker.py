@@ -47,8 +47,10 @@ __all__ = ["BatchJob", "BatchOutcome", "HostOutcome", "run_batch", "run_remote"]
 _CHOOSING = threading.Lock()
 _SELECTIONS: dict[tuple[str, ...], list[ChosenScript]] = {}
 
-#: How often a running batch asks the scheduler whether the run was interrupted (seconds).
-STOP_POLL = 0.25
+#: A running batch waits on the run's stop event in turns of this many seconds. The wait
+#: returns as soon as the event is set (Ctrl-C reaches the batch at once); the turn only
+#: bounds how long the watcher outlives its batch, at one scheduler call per turn.
+STOP_POLL = 2.0
 
 
 @dataclass(frozen=True)
