@@ -500,7 +500,8 @@ def test_ctrl_c_on_the_process_group(tmp_path: Path) -> None:
         " (4 of them cut off mid-probe)",
     ]
     assert (tmp_path / "out.xml").read_bytes() == source.read_bytes()
-    assert took < 15
+    # the batches came back after the workers' grace period (2 s), not given up (5 s after)
+    assert took < 4.5, took
     deadline = time.monotonic() + 15
     while _group_alive(proc.pid):
         assert time.monotonic() < deadline, "worker processes outlived nmapx"

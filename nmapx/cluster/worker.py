@@ -47,10 +47,9 @@ __all__ = ["BatchJob", "BatchOutcome", "HostOutcome", "run_batch", "run_remote"]
 _CHOOSING = threading.Lock()
 _SELECTIONS: dict[tuple[str, ...], list[ChosenScript]] = {}
 
-#: A running batch waits on the run's stop event in turns of this many seconds. The wait
-#: returns as soon as the event is set (Ctrl-C reaches the batch at once); the turn only
-#: bounds how long the watcher outlives its batch, at one scheduler call per turn.
-STOP_POLL = 2.0
+#: How often a running batch asks the scheduler whether the run was interrupted (seconds):
+#: one small call per running batch each time, and the delay Ctrl-C may take to reach it.
+STOP_POLL = 0.5
 
 
 @dataclass(frozen=True)
@@ -187,30 +186,41 @@ def run_batch(job: BatchJob, hosts: list[bytes], stop: StopRequest | None = None
 
 
 def run_remote(job: BatchJob, hosts: list[bytes]) -> BatchOutcome:
-    """:func:`run_batch` on a Dask worker, stopped when the coordinator sets ``stop_event``."""
+    """:func:`run_batch` on a Dask worker, stopped when the coordinator sets ``stop_event``.
+
+    The batch runs in a thread of its own while this (the Dask task's) thread watches the
+    event: a Dask ``Event`` works only in the thread of the task that made it.
+    """
     stop = StopRequest()
-    done = threading.Event()
+    found: list[BatchOutcome] = []
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            found.append(run_batch(job, hosts, stop))
+        except BaseException as exc:  # re-raised in the task's thread, for Dask to report
+            failed.append(exc)
+
+    thread = threading.Thread(target=work, name="nmapx-batch")
+    thread.start()
     if job.stop_event:
         from distributed import Event
 
         event = Event(job.stop_event)
-
-        def watch() -> None:
-            while not done.is_set():
-                try:
-                    if event.wait(timeout=STOP_POLL):
-                        stop.request(signal.SIGINT)
-                        return
-                except Exception:  # the scheduler went away: the coordinator handles that
-                    log.debug("stop event unreachable", exc_info=True)
-                    return
-
-        threading.Thread(target=watch, name="nmapx-stop-watch", daemon=True).start()
-    try:
-        outcome = run_batch(job, hosts, stop)
-    finally:
-        done.set()
-    return replace(outcome, worker=f"{outcome.worker} ({_worker_name()})")
+        thread.join(STOP_POLL)
+        while thread.is_alive():
+            try:
+                if event.is_set():
+                    stop.request(signal.SIGINT)
+                    break
+            except Exception:  # the scheduler went away: the coordinator handles that
+                log.debug("stop event unreachable", exc_info=True)
+                break
+            thread.join(STOP_POLL)
+    thread.join()
+    if failed:
+        raise failed[0]
+    return replace(found[0], worker=f"{found[0].worker} ({_worker_name()})")
 
 
 def _worker_name() -> str:
