@@ -403,7 +403,10 @@ class _Run:
     # ------------------------------------------------------------------ batches
     def _batch_job(self) -> BatchJob:
         if self.job is None:
-            self.job = BatchJob(self.worker_options, self.header, self.registry, self.stop_event)
+            level = logging.getLogger("nmapx").getEffectiveLevel()
+            self.job = BatchJob(
+                self.worker_options, self.header, self.registry, self.stop_event, level
+            )
         return self.job
 
     def _send(self) -> None:

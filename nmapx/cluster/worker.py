@@ -46,6 +46,7 @@ __all__ = ["BatchJob", "BatchOutcome", "HostOutcome", "run_batch", "run_remote"]
 
 _CHOOSING = threading.Lock()
 _SELECTIONS: dict[tuple[str, ...], list[ChosenScript]] = {}
+_KEEP_SELECTIONS = 8
 
 #: How often a running batch asks the scheduler whether the run was interrupted (seconds):
 #: one small call per running batch each time, and the delay Ctrl-C may take to reach it.
@@ -61,8 +62,11 @@ class BatchJob:
     header: bytes
     #: The registry as the pre-rules left it (only what can travel: registry.portable).
     registry: dict[Any, Any] = field(default_factory=dict)
-    #: The name of the Dask event that the coordinator sets on Ctrl-C ("" for none).
+    #: The name of the Dask event that the coordinator sets on Ctrl-C ("" for none); also
+    #: what tells one run from another on a long-lived worker.
     stop_event: str = ""
+    #: The coordinator's ``nmapx`` log level: records at it and above come back (``-d``).
+    log_level: int = logging.WARNING
 
 
 @dataclass(frozen=True)
@@ -133,16 +137,19 @@ def batch_document(header: bytes, hosts: list[bytes]) -> bytes:
     return b"".join((header, *(b"\n" + raw for raw in hosts), b"\n</nmaprun>\n"))
 
 
-def _chosen(scripts: list[str]) -> list[ChosenScript]:
-    """The selection, resolved once per worker process (it reads every script's source) and
-    by one thread at a time: CPython 3.11's ``ast.parse`` is not safe in concurrent threads
-    ("AST constructor recursion depth mismatch"), and a worker runs batches in several."""
+def _chosen(run: str, scripts: list[str]) -> list[ChosenScript]:
+    """The selection, resolved once per run on each worker (it reads every script's source;
+    a long-lived worker must see a script file edited between two runs) and by one thread
+    at a time: CPython 3.11's ``ast.parse`` is not safe in concurrent threads ("AST
+    constructor recursion depth mismatch"), and a worker runs batches in several."""
     from nmapx.engine.session import choose
 
-    key = tuple(scripts)
+    key = (run, *scripts)
     with _CHOOSING:
         found = _SELECTIONS.get(key)
         if found is None:
+            while len(_SELECTIONS) >= _KEEP_SELECTIONS:
+                del _SELECTIONS[next(iter(_SELECTIONS))]
             found = _SELECTIONS[key] = choose(scripts)
     return found
 
@@ -152,7 +159,7 @@ def run_batch(job: BatchJob, hosts: list[bytes], stop: StopRequest | None = None
     from nmapx.engine.session import build
 
     messages = io.StringIO()
-    engine, scope = build(job.options, _chosen(job.options.scripts))
+    engine, scope = build(job.options, _chosen(job.stop_event, job.options.scripts))
     engine.global_phases = False
     engine.options.settings.stream = messages
     start = copy.deepcopy(job.registry)
@@ -161,6 +168,8 @@ def run_batch(job: BatchJob, hosts: list[bytes], stop: StopRequest | None = None
     tally = Tally()
     handler = _Records()
     top = logging.getLogger("nmapx")
+    if top.getEffectiveLevel() > job.log_level:
+        top.setLevel(job.log_level)  # this process's nmapx logger: only batches use it
     top.addHandler(handler)
     try:
         document = read_bytes(batch_document(job.header, hosts), name="<batch>")
