@@ -296,24 +296,6 @@ _SERVICE_VOLATILE = [
 ]
 
 
-#: A difference found here (issue 15), asserted so that its fix shows: on a -sV scan Nmap's
-#: snmp-info already ran during version detection (a ``version`` script: the product in the
-#: plain -sV scan is ``SNMPv1 server; net-snmp SNMPv3 server``), and nmapx, running it again
-#: on that scan, appends ``; net-snmp SNMPv3 server`` a second time.
-SNMP_TWICE = (
-    b"SNMPv1 server; net-snmp SNMPv3 server; net-snmp SNMPv3 server",
-    b"SNMPv1 server; net-snmp SNMPv3 server",
-)
-
-
-def _known(mode: str, name: str, ours: bytes) -> bytes:
-    """nmapx's output with :data:`SNMP_TWICE` undone (asserted present first)."""
-    if mode != "sV" or name != "rpc-snmp":
-        return ours
-    assert SNMP_TWICE[0] in ours
-    return ours.replace(SNMP_TWICE[0], SNMP_TWICE[1])
-
-
 def _masked(data: bytes) -> bytes:
     for pattern, replacement in _SERVICE_VOLATILE:
         data = pattern.sub(replacement, data)
@@ -381,7 +363,7 @@ def test_normal_output_is_nmaps(runs: dict[tuple[str, str], Run], mode: str) -> 
             a = normal_canon(key[2], lines, f"nmap {key}")
             b = normal_canon(key[2], ours[key], f"nmapx {key}")
             assert a == b or (key[2] == "ssl-date" and (is_clock(a) or is_clock(b))), key
-        assert _ROWS.findall(_masked(_known(mode, name, ours_text))) == _ROWS.findall(
+        assert _ROWS.findall(_masked(ours_text)) == _ROWS.findall(
             _masked(theirs_text)
         ), name
 
@@ -393,7 +375,7 @@ def test_ports_are_nmaps(runs: dict[tuple[str, str], Run], mode: str) -> None:
     rewritten = set()
     for name, run in _of(runs, mode).items():
         theirs = port_parts(_masked(run.nmap_xml.read_bytes()))
-        ours = _known(mode, name, run.ours_xml.read_bytes())
+        ours = run.ours_xml.read_bytes()
         assert port_parts(_masked(ours)) == theirs, name
         plain = port_parts(_masked(run.plain.read_bytes()))
         rewritten |= {key for key in theirs if theirs[key] != plain[key]}

@@ -125,11 +125,15 @@ async def action(host: Any, port: Any) -> stdnse.OutputTable | None:
         raise TypeError("attempt to perform arithmetic on a nil value")
     output["snmpEngineTime"] = datetime.format_time(engine_time)
     version = port.version
-    enterprise = _lua_string(output["enterprise"])
+    ours = f"{_lua_string(output['enterprise'])} SNMPv3 server"
     if version.product and version.product != "SNMPv3 server":
-        version.product = f"{version.product}; {enterprise} SNMPv3 server"
+        # Nmap appends to the product version detection found; nmapx may run on a -sV scan
+        # where Nmap's own snmp-info (a version script) already appended it, and appends
+        # only once, so that re-running gives what one Nmap run gives.
+        if not version.product.endswith("; " + ours):
+            version.product = f"{version.product}; {ours}"
     else:
-        version.product = f"{enterprise} SNMPv3 server"
+        version.product = ours
     nmap.set_port_version(host, port, "hardmatched")
     return output
 
