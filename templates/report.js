@@ -2,7 +2,12 @@
 /* nmapx report. Every host's ports and script output are in the page already (rendered with
  * the file, so find and print see them); this script adds the query, the host list, counts,
  * findings, certificates, deep links and the structured view. It builds elements with DOM
- * APIs only (textContent, never innerHTML). */
+ * APIs only (textContent, never innerHTML).
+ *
+ * The data block holds what queries, sorting and counts need of each host, not the script
+ * output: that is read from the host sections when the text is needed (free-text queries,
+ * the findings' key lines). The structured trees are in a block of their own, parsed the first
+ * time a "structured" button is pressed. */
 (function () {
   const data = JSON.parse(document.getElementById("report-data").textContent);
   const PAGE = 100;
@@ -74,24 +79,6 @@
   function day(epoch) { return new Date(epoch * 1000).toISOString().slice(0, 10); }
 
   /* ------------------------------------------------------------ certificates */
-  function nodeValue(nodes, ...path) {
-    let current = nodes;
-    for (const key of path) {
-      const node = (current || []).find((n) => n.key === key);
-      if (!node) return null;
-      current = node.table !== undefined ? node.table : node.value;
-    }
-    return current;
-  }
-  function dn(nodes) {
-    if (!Array.isArray(nodes)) return "";
-    const parts = [];
-    for (const key of ["commonName", "organizationName", "countryName"]) {
-      const value = nodeValue(nodes, key);
-      if (typeof value === "string" && value) parts.push(key === "commonName" ? value : `${key.replace("Name", "")}=${value}`);
-    }
-    return parts.join(", ");
-  }
   function parseTime(text) {
     if (!text) return null;
     const m = /(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/.exec(text);
@@ -104,21 +91,31 @@
     if (notAfter < at + 30 * DAY) return "expiring";
     return "valid";
   }
+  /* Subject, issuer and notAfter come with the data (read from the structure, or from Nmap's
+   * lines, when the report was made); the dates are judged here. */
   function certificate(script, host, port, scanStart) {
-    const line = (label) => {
-      const m = new RegExp("^\\s*" + label + ":\\s*(.+)$", "m").exec(script.output);
-      return m ? m[1].trim() : "";
-    };
-    const subject = dn(nodeValue(script.elements, "subject")) || line("Subject").replace(/^commonName=/, "");
-    const issuer = dn(nodeValue(script.elements, "issuer")) || line("Issuer").replace(/^commonName=/, "");
-    const notAfterText = nodeValue(script.elements, "validity", "notAfter") || line("Not valid after");
-    const notAfter = parseTime(typeof notAfterText === "string" ? notAfterText : "");
+    const { subject, issuer, notAfter: notAfterText } = script.cert;
+    const notAfter = parseTime(notAfterText);
     const scanned = host.starttime || scanStart || null;
     return {
-      subject, issuer, notAfterText: typeof notAfterText === "string" ? notAfterText : "", notAfter, scanned,
+      subject, issuer, notAfterText, notAfter, scanned,
       port: `${port.portid}/${port.protocol}`, added: script.added,
       atReport: certState(notAfter, data.generated), atScan: certState(notAfter, scanned),
     };
+  }
+
+  /* ------------------------------------------------------------ script output from the page */
+  const articles = data.hosts.map((_, index) => document.getElementById("h" + index));
+  /* A script's output as Nmap prints it (its shown and folded parts), from its host's section. */
+  function outputOf(index, ref) {
+    const article = articles[index];
+    const block = article && article.querySelector(`.script[data-ref="${ref}"]`);
+    return block ? Array.from(block.querySelectorAll("pre.out"), (p) => p.textContent).join("\n") : "";
+  }
+  function outputsOf(index) {
+    const article = articles[index];
+    /* Simple selectors only: Chromium answers a child combinator by walking the document. */
+    return article ? Array.from(article.querySelectorAll("pre.out"), (p) => p.textContent).join(" ") : "";
   }
 
   /* ------------------------------------------------------------ the index */
@@ -154,7 +151,7 @@
           }).join(" ");
           this._text = [host.address, host.addresses.map((a) => a.addr + " " + (a.vendor || "")).join(" "),
             host.hostnames.map((h) => h.name).join(" "), host.status, host.scan, serviceText,
-            scripts.map((s) => s.id + " " + s.output).join(" "), os, cpe.join(" ")].join(" ").toLowerCase();
+            scripts.map((s) => s.id).join(" "), outputsOf(index), os, cpe.join(" ")].join(" ").toLowerCase();
         }
         return this._text;
       },
@@ -280,7 +277,9 @@
   /* ------------------------------------------------------------ state and the URL */
   const state = { query: "", tokens: [], host: null, sort: "address", direction: 1, page: 0,
     serviceSort: "address", serviceDirection: 1, servicePage: 0 };
-  let matching = groups;
+  const byAddress = groups.slice().sort((a, b) => compare(a, b, "address") || a.entries[0].index - b.entries[0].index);
+  let selected = byAddress;
+  let matching = byAddress;
   const queryBox = document.getElementById("q");
 
   function quote(value) { return /[\s"]/.test(value) ? `"${value.replace(/"/g, "")}"` : value; }
@@ -321,7 +320,8 @@
     sortHeader(document.getElementById("host-head"), cols, state.sort, state.direction, (field) => {
       state.direction = state.sort === field ? -state.direction : 1;
       state.sort = field;
-      refresh(false);
+      sortMatching();
+      renderHostTable();
     });
     const pages = Math.ceil(matching.length / PAGE);
     state.page = Math.min(state.page, Math.max(0, pages - 1));
@@ -356,14 +356,13 @@
   /* Every host's section is in the page, in the scan's order. With a query, only the sections
    * marked as matching show: marking touches the matching sections only (not all 10,000). */
   const hostList = document.getElementById("host-list");
-  const articles = entries.map((e) => document.getElementById("h" + e.index));
   let marked = [];
   function renderArticles() {
     for (const article of marked) article.classList.remove("match");
     marked = [];
     hostList.classList.toggle("filtered", Boolean(state.query));
     if (!state.query) return;
-    for (const g of matching) {
+    for (const g of selected) {
       for (const e of g.entries) {
         const article = articles[e.index];
         if (article) { article.classList.add("match"); marked.push(article); }
@@ -419,17 +418,17 @@
   }
   function renderFindings() {
     const byScript = new Map();
-    for (const g of matching) {
+    for (const g of selected) {
       const e = g.primary;
-      const add = (script, port) => {
+      const add = (script, port, ref) => {
         if (!byScript.has(script.id)) byScript.set(script.id, { hosts: new Set(), rows: [], added: 0 });
         const f = byScript.get(script.id);
         f.hosts.add(g.key);
         if (script.added) f.added++;
-        f.rows.push([e, port, script]);
+        f.rows.push([e, port, script, ref]);
       };
-      for (const p of e.host.ports) for (const s of p.scripts) add(s, `${p.portid}/${p.protocol}`);
-      for (const s of e.host.hostscripts) add(s, "host");
+      e.host.ports.forEach((p, i) => p.scripts.forEach((s, j) => add(s, `${p.portid}/${p.protocol}`, `${i}.${j}`)));
+      e.host.hostscripts.forEach((s, j) => add(s, "host", `h.${j}`));
     }
     const sorted = Array.from(byScript.entries()).sort((a, b) => b[1].hosts.size - a[1].hosts.size || (a[0] < b[0] ? -1 : 1));
     const container = document.getElementById("findings-list");
@@ -438,9 +437,9 @@
     container.replaceChildren(index, ...sorted.map(([id, f]) => {
       const section = el("div", { class: "finding", id: "finding-" + id, "data-script": id });
       const title = `${id} on ${f.hosts.size} host${f.hosts.size === 1 ? "" : "s"}` + (f.added ? ` (${f.added} added by nmapx)` : "");
-      const rows = f.rows.slice(0, FINDING_MAX).map(([e, port, s], i) => el("tr", { class: i >= FINDING_ROWS ? "extra" : null },
+      const rows = f.rows.slice(0, FINDING_MAX).map(([e, port, s, ref], i) => el("tr", { class: i >= FINDING_ROWS ? "extra" : null },
         el("td", {}, hostLink(e)), el("td", { text: port }),
-        el("td", {}, el("pre", { text: keyLines(s.output) })),
+        el("td", {}, el("pre", { text: keyLines(outputOf(e.index, ref)) })),
         el("td", {}, s.added ? el("span", { class: "badge added", text: "added by nmapx" }) : null)));
       section.append(el("h3", { text: title }), el("div", { class: "scroll", role: "region", "aria-label": `${id} results`, tabindex: "0" },
         el("table", { class: "grid" }, el("thead", {}, el("tr", {}, ...["Host", "Port", "Key lines", "Origin"].map((t) => el("th", { scope: "col", text: t })))), el("tbody", {}, ...rows))));
@@ -461,7 +460,7 @@
   const STATE_WORDS = { expired: "expired", expiring: "expires within 30 days", valid: "valid", unknown: "no date" };
   function renderCertificates() {
     const certs = [];
-    for (const g of matching) for (const c of g.primary.certs) certs.push([g.primary, c]);
+    for (const g of selected) for (const c of g.primary.certs) certs.push([g.primary, c]);
     certs.sort((a, b) => (a[1].notAfter === null) - (b[1].notAfter === null) || a[1].notAfter - b[1].notAfter);
     const container = document.getElementById("cert-list");
     const expired = certs.filter(([, c]) => c.atReport === "expired").length;
@@ -486,7 +485,7 @@
   const serviceColumns = [["address", "Address"], ["port", "Port"], ["protocol", "Protocol"], ["service", "Service"], ["product", "Product"], ["version", "Version"], ["cpe", "CPE"]];
   function renderServices() {
     const rows = [];
-    for (const g of matching) {
+    for (const g of selected) {
       for (const p of matchingPorts(g.primary, state.tokens)) {
         const s = p.p.service || {};
         rows.push({ addressKey: g.addressKey, address: g.address, port: p.portid, protocol: p.protocol, service: s.name || "",
@@ -530,10 +529,17 @@
   }
 
   /* ------------------------------------------------------------ applying the state */
+  /* The hosts the query selects, in address order (findings, certificates, services and
+   * sections follow it), and the same hosts in the host list's order: sorting the list
+   * re-renders the list alone. */
+  function sortMatching() {
+    matching = state.sort === "address" && state.direction > 0 ? selected
+      : selected.slice().sort((a, b) => compare(a, b, state.sort) * state.direction || a.entries[0].index - b.entries[0].index);
+  }
   function refresh(resetPage = true) {
     if (resetPage) { state.page = 0; state.servicePage = 0; }
-    matching = groups.filter((g) => g.entries.some((e) => entryMatches(e, state.tokens)))
-      .sort((a, b) => compare(a, b, state.sort) * state.direction || a.entries[0].index - b.entries[0].index);
+    selected = state.tokens.length ? byAddress.filter((g) => g.entries.some((e) => entryMatches(e, state.tokens))) : byAddress;
+    sortMatching();
     renderHostTable();
     renderArticles();
     renderFindings();
@@ -632,21 +638,22 @@
   });
 
   /* ------------------------------------------------------------ script blocks */
+  /* Nodes are [key, text] or [key, [nodes]] (key null for an unkeyed item). */
   function nodesTable(nodes) {
     const table = el("table", { class: "nested" });
     const tbody = el("tbody");
-    for (const node of nodes) {
-      const value = node.table ? nodesTable(node.table) : el("pre", { text: node.value });
-      if (node.key === null) tbody.append(el("tr", {}, el("td", { colspan: "2" }, value)));
-      else tbody.append(el("tr", {}, el("th", { scope: "row", text: node.key }), el("td", {}, value)));
+    for (const [key, content] of nodes) {
+      const value = Array.isArray(content) ? nodesTable(content) : el("pre", { text: content });
+      if (key === null) tbody.append(el("tr", {}, el("td", { colspan: "2" }, value)));
+      else tbody.append(el("tr", {}, el("th", { scope: "row", text: key }), el("td", {}, value)));
     }
     table.append(tbody);
     return table;
   }
-  function scriptOf(block) {
-    const host = data.hosts[Number(block.closest("article.host").dataset.index)];
-    const [where, n] = block.dataset.ref.split(".");
-    return where === "h" ? host.hostscripts[Number(n)] : host.ports[Number(where)].scripts[Number(n)];
+  let structure = null;
+  function structureOf(block) {
+    if (structure === null) structure = JSON.parse(document.getElementById("report-structure").textContent);
+    return structure[Number(block.closest("article.host").dataset.index)][block.dataset.ref] || [];
   }
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button.structured, .script > button.more-button, td > button.more-button");
@@ -655,7 +662,7 @@
       const block = button.closest(".script");
       const existing = block.querySelector(":scope > .structured-view");
       if (existing) existing.remove();
-      else block.append(el("div", { class: "structured-view scroll", role: "region", "aria-label": `${block.dataset.script} structured`, tabindex: "0" }, nodesTable(scriptOf(block).elements)));
+      else block.append(el("div", { class: "structured-view scroll", role: "region", "aria-label": `${block.dataset.script} structured`, tabindex: "0" }, nodesTable(structureOf(block))));
       button.setAttribute("aria-expanded", String(!existing));
       button.textContent = existing ? "structured" : "text only";
       return;

@@ -9,6 +9,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CORPUS, ROOT, corpus_files, corpus_id, run_nmapx
@@ -232,7 +233,12 @@ def test_hostile_content_never_runs(browser: Browser, tmp_path: Path) -> None:
     shown = page.inner_text("article.current")
     assert "<img src=x onerror=alert(2)>" in shown  # shown as text, inert
     assert "<img src=x onerror=alert(2)>" in page.inner_text("#findings")
-    assert page.evaluate("document.querySelectorAll('script').length") == 2  # ours only
+    # ours only: the data, the structure (both JSON, never run) and the code
+    assert page.evaluate("Array.from(document.scripts, s => s.id || s.type)") == [
+        "report-data",
+        "report-structure",
+        "",
+    ]
 
 
 # ------------------------------------------------------------------ screenshots
@@ -330,22 +336,26 @@ def test_run_html_marks_what_nmapx_added(tmp_path: Path) -> None:
         str(tmp_path / "x.xml"),
     )
     assert result.returncode == 0, result.stderr
-    data = json.loads(
-        re.search(
-            r'<script type="application/json" id="report-data">(.*?)</script>',
-            out.read_text(),
-            re.S,
-        )[1]
-    )
-    (host,) = data["hosts"]
-    assert host["hostscripts"] == [
-        {
-            "id": "note",
-            "output": "\n  seen: 127.0.0.1",
-            "elements": [{"key": "seen", "value": "127.0.0.1"}],
-            "added": True,
-        }
-    ]
+    html = out.read_text()
+
+    def block(name: str) -> Any:
+        found = re.search(
+            rf'<script type="application/json" id="{name}">(.*?)</script>', html, re.S
+        )
+        assert found is not None, name
+        return json.loads(found[1])
+
+    # the page's data says which result was added; the output is in the host's section and
+    # the structure in its own block, by the reference the section's script block carries
+    (host,) = block("report-data")["hosts"]
+    assert host["hostscripts"] == [{"id": "note", "added": True}]
+    assert block("report-structure") == [{"h.0": [["seen", "127.0.0.1"]]}]
+    assert (
+        '<div class="script" data-script="note" data-ref="h.0"><span class="script-id">note</span>'
+        '<span class="badge added">added by nmapx</span>'
+        '<button class="structured" aria-expanded="false">structured</button>'
+        '<pre class="out">  seen: 127.0.0.1</pre></div>'
+    ) in html
     assert '<dd data-testid="added">1</dd>' in out.read_text()
 
 

@@ -1,15 +1,19 @@
 """The HTML report: one self-contained file rendered with jinja2.
 
 Safety by construction: autoescaping is on for every template, data for the page's script
-goes through ``tojson`` (with ``ensure_ascii``, so U+2028/U+2029 arrive escaped too) inside a
-``<script type="application/json">`` block that is never executed, the page's script builds
+goes through ``tojson`` (with ``ensure_ascii``, so U+2028/U+2029 arrive escaped too) inside
+``<script type="application/json">`` blocks that are never executed, the page's script builds
 every element with ``textContent`` (no ``innerHTML``), and a Content-Security-Policy meta tag
 allows only the report's own inline style and script (by nonce) and nothing from the network.
 
-Script output is in the page twice on purpose: as Nmap's text in each host's section, rendered
-here (so the browser's find and printing see all of it from the start, without the script), and
-as structure in the JSON block (the "structured" toggle, the findings, certificates and charts).
-The page grows linearly with hosts and output: each host adds its section and its JSON line.
+Each host is in the page once as HTML and once as data, and the two do not overlap: its
+section (rendered here: ports, Nmap's script output, traceroute) is what the browser's find
+and printing see from the start, and the page's script reads script output from it when it
+needs the text; the JSON block (``data | tojson``) holds the compact page form of each host
+(:func:`~nmapx.output.report.data.page_host`: what queries, sorting, counts, findings,
+certificates and links need); the structure block (``structure | tojson``) holds the
+``<elem>``/``<table>`` trees, parsed only when a "structured" button is first pressed. JSON
+Lines keep the whole host. The page grows linearly with hosts and output.
 
 Templates are found through :func:`nmapx.resources.bundled_dir` (so they work after a
 non-editable ``pip install .``); ``--template DIR`` puts a user's directory first.
@@ -18,6 +22,7 @@ non-editable ``pip install .``); ``--template DIR`` puts a user's directory firs
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator, Mapping
@@ -45,8 +50,9 @@ class ReportData(Mapping[str, Any]):
     with the hosts left on disk (``generated``: the report's date, epoch seconds).
 
     ``data | tojson`` in a template writes a marker that :func:`render` replaces with the JSON
-    streamed from the spill file; ``data.hosts`` still iterates the hosts for templates that
-    loop over them.
+    streamed from the spill file, each host in its page form
+    (:func:`~nmapx.output.report.data.page_host`); ``data.hosts`` iterates the whole hosts
+    (JSON Lines' form) for templates that loop over them.
     """
 
     def __init__(
@@ -75,16 +81,31 @@ class ReportData(Mapping[str, Any]):
         return len(self._items)
 
     def chunks(self) -> Iterator[str]:
-        """``tojson`` of the whole mapping, piece by piece (same bytes as one dumps call)."""
+        """``tojson`` of the page data, piece by piece (same bytes as one dumps call)."""
         yield '{"scans": ' + encode(self._items["scans"]) + ', "hosts": ['
-        for index, host in enumerate(self._hosts.encoded()):
+        for index, host in enumerate(self._hosts.page_encoded()):
             yield host if index == 0 else ", " + host
         yield '], "changes": ' + encode(self._items["changes"])
         yield ', "generated": ' + encode(self._items["generated"]) + "}"
 
 
+class StructureData:
+    """Every host's structured script output (:func:`~nmapx.output.report.data.page_structure`),
+    a list in host order, left on disk; ``structure | tojson`` streams it like ``data``."""
+
+    def __init__(self, hosts: HostSpill) -> None:
+        self._hosts = hosts
+        self.marker = f"nmapx-report-structure-{secrets.token_hex(16)}"
+
+    def chunks(self) -> Iterator[str]:
+        yield "["
+        for index, host in enumerate(self._hosts.structure_encoded()):
+            yield host if index == 0 else ", " + host
+        yield "]"
+
+
 def _tojson(value: Any) -> Markup:
-    if isinstance(value, ReportData):
+    if isinstance(value, ReportData | StructureData):
         return Markup(value.marker)
     return Markup(encode(value))
 
@@ -104,6 +125,7 @@ def environment(template_dir: str | None = None) -> jinja2.Environment:
     env.filters["ctime"] = _ctime
     env.filters["fold"] = fold
     env.filters["anchor"] = anchor
+    env.filters["traceroute"] = traceroute
     return env
 
 
@@ -124,6 +146,27 @@ def fold(output: str) -> tuple[str, str]:
     if len(lines) <= FOLD_AFTER:
         return text, ""
     return "\n".join(lines[:FOLD_SHOWN]), "\n".join(lines[FOLD_SHOWN:])
+
+
+def traceroute(hops: list[dict[str, Any]]) -> str:
+    """A host's traceroute as Nmap prints it (``HOP RTT ADDRESS``, columns as wide as their
+    widest cell plus one space, a ``...`` row for hops that timed out): one ``<pre>`` in the
+    page instead of a table of four elements per hop, which at 10,000 hosts was a quarter of
+    the page's elements."""
+    rows = [("HOP", "RTT", "ADDRESS")]
+    expected = 1
+    for hop in hops:
+        ttl = hop["ttl"] if hop["ttl"] is not None else expected
+        if ttl > expected:
+            rows.append((str(expected), "..." if ttl - 1 == expected else f"... {ttl - 1}", ""))
+        rtt = "--" if hop["rtt"] is None else f"{hop['rtt']} ms"
+        where = f"{hop['host']} ({hop['ipaddr']})" if hop["host"] else hop["ipaddr"]
+        rows.append((str(ttl), rtt, where))
+        expected = ttl + 1
+    widths = [max(len(row[col]) for row in rows) + 1 for col in (0, 1)]
+    return "\n".join(
+        (row[0].ljust(widths[0]) + row[1].ljust(widths[1]) + row[2]).rstrip() for row in rows
+    )
 
 
 def anchor(address: str) -> str:
@@ -173,24 +216,31 @@ def render(
     }
     template = environment(template_dir).get_template(TEMPLATE)
     data = ReportData(scans, hosts, changes, report_date())
+    structure = StructureData(hosts)
     context = {
         "scans": scans,
         "totals": {**counted, "findings": hosts.findings, "added": hosts.added},
         "changes": data["changes"],
         "generated": data["generated"],
         "data": data,
+        "structure": structure,
         "nonce": secrets.token_urlsafe(18),
         "generator": f"nmapx {__version__}",
         "title": ", ".join(Path(s["label"]).name for s in scans) or "Nmap scan",
     }
+    streamed: dict[str, ReportData | StructureData] = {
+        data.marker: data,
+        structure.marker: structure,
+    }
+    pattern = re.compile("|".join(streamed))
     for chunk in template.generate(**context):
-        head, found, tail = chunk.partition(data.marker)
-        out.write(head.encode("utf-8", "surrogateescape"))
-        while found:
-            for piece in data.chunks():
+        start = 0
+        for found in pattern.finditer(chunk):
+            out.write(chunk[start : found.start()].encode("utf-8", "surrogateescape"))
+            for piece in streamed[found[0]].chunks():
                 out.write(piece.encode("ascii"))
-            head, found, tail = tail.partition(data.marker)
-            out.write(head.encode("utf-8", "surrogateescape"))
+            start = found.end()
+        out.write(chunk[start:].encode("utf-8", "surrogateescape"))
 
 
 class HtmlReportWriter(ReportCollector):

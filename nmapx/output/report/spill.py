@@ -1,10 +1,13 @@
 """The HTML report's host data, kept on disk while a scan streams by.
 
-Why: the report embeds every host's data in one JSON block, and holding those dicts in memory
-until the end costs about 45 KB per host (456 MB for 10,000 -sV hosts). Each host is instead
-encoded once, as it arrives, to one line of an anonymous temporary file; the renderer copies
-the lines into the page. Memory stays flat whatever the scan size, and the JSON is encoded
-exactly as jinja2's ``tojson`` would encode it (HTML-safe, ASCII only).
+Why: the report renders every host and embeds its page data, and holding those dicts in
+memory until the end costs about 45 KB per host (456 MB for 10,000 -sV hosts). Each host is
+instead encoded once, as it arrives, to a line in each of three anonymous temporary files: the
+whole host (for the template's loop over the hosts), the page's compact form of it
+(:func:`~nmapx.output.report.data.page_host`) and its structured script output
+(:func:`~nmapx.output.report.data.page_structure`); the renderer copies the lines into the
+page. Memory stays flat whatever the scan size, and the JSON is encoded exactly as jinja2's
+``tojson`` would encode it (HTML-safe, ASCII only).
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from jinja2.utils import htmlsafe_json_dumps
+
+from nmapx.output.report.data import page_host, page_structure
 
 #: How ``tojson`` is configured for the report (see :func:`nmapx.output.report.html.environment`).
 JSON_OPTIONS: dict[str, Any] = {"ensure_ascii": True, "sort_keys": False}
@@ -33,18 +38,29 @@ def findings(host: dict[str, Any]) -> tuple[int, int]:
     return len(scripts), sum(1 for script in scripts if script["added"])
 
 
+def _lines(spilled: IO[bytes]) -> Iterator[str]:
+    spilled.flush()
+    spilled.seek(0)
+    for line in spilled:
+        yield line[:-1].decode("ascii")
+    spilled.seek(0, 2)
+
+
 class HostSpill:
     """Hosts' report data in arrival order, one encoded JSON line each, on disk."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="nmapx-report-")
+        self._page = tempfile.TemporaryFile(prefix="nmapx-report-page-")
+        self._structure = tempfile.TemporaryFile(prefix="nmapx-report-structure-")
         self.count = 0
         self.findings = 0
         self.added = 0
 
     def append(self, host: dict[str, Any]) -> None:
-        self._file.write(encode(host).encode("ascii"))
-        self._file.write(b"\n")
+        self._file.write(encode(host).encode("ascii") + b"\n")
+        self._page.write(encode(page_host(host)).encode("ascii") + b"\n")
+        self._structure.write(encode(page_structure(host)).encode("ascii") + b"\n")
         self.count += 1
         found, added = findings(host)
         self.findings += found
@@ -54,12 +70,16 @@ class HostSpill:
         return self.count
 
     def encoded(self) -> Iterator[str]:
-        """Each host's encoded JSON, in order (for the page's data block)."""
-        self._file.flush()
-        self._file.seek(0)
-        for line in self._file:
-            yield line[:-1].decode("ascii")
-        self._file.seek(0, 2)
+        """Each host's encoded JSON, in order."""
+        return _lines(self._file)
+
+    def page_encoded(self) -> Iterator[str]:
+        """Each host's page data, encoded, in order (for the page's data block)."""
+        return _lines(self._page)
+
+    def structure_encoded(self) -> Iterator[str]:
+        """Each host's structured script output, encoded, in order (the structure block)."""
+        return _lines(self._structure)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """The hosts as dicts again (for templates that loop over ``data.hosts``)."""
@@ -67,4 +87,5 @@ class HostSpill:
             yield json.loads(text)
 
     def close(self) -> None:
-        self._file.close()
+        for spilled in (self._file, self._page, self._structure):
+            spilled.close()
