@@ -255,6 +255,8 @@ def test_screenshots_for_the_readme(browser: Browser, tmp_path: Path) -> None:
         opened = open_report(browser, out, scheme)
         opened.page.screenshot(path=str(SCREENSHOTS / f"report-{scheme}.png"))
         opened.page.click("#host-table tbody tr[data-address='192.168.56.10'] a")
+        # the host opens on hashchange, after the click returns: shoot the host, not the list
+        opened.page.wait_for_function("() => document.body.dataset.view === 'host'")
         opened.page.screenshot(path=str(SCREENSHOTS / f"host-{scheme}.png"))
         assert (SCREENSHOTS / f"report-{scheme}.png").stat().st_size > 10_000
         opened.page.close()
