@@ -172,8 +172,12 @@ def _check_hosts(hosts: list[Any], what: str) -> None:
 
 
 def check_report_html(data: bytes) -> None:
-    """The page parses as HTML; its ``report-data`` block is JSON holding every host."""
+    """The page parses as HTML; its two JSON blocks (``report-data``: every host in the page's
+    compact form, ``report-structure``: their structured script output) are exactly what the
+    JSON Lines report of the same input gives through ``page_host``/``page_structure``."""
     import lxml.html
+
+    from nmapx.output.report.data import page_host, page_structure
 
     with no_network():
         _path, _result, output = _report(data, "html")
@@ -185,21 +189,38 @@ def check_report_html(data: bytes) -> None:
         tree = lxml.html.document_fromstring(output)
     except Exception as exc:  # lxml.etree.ParserError and friends
         raise Violation(f"the HTML report does not parse: {exc!r}") from None
-    blocks = tree.xpath('//script[@id="report-data"]')
-    require(len(blocks) == 1, f"{len(blocks)} report-data blocks")
-    require(blocks[0].get("type") == "application/json", "the data block is not JSON")
     scripts = tree.xpath("//script")
-    require(len(scripts) == 2, f"{len(scripts)} <script> elements (data + the page's own)")
-    text = blocks[0].text or ""
-    require("</" not in text and "<!--" not in text, "the data block holds '</' or '<!--'")
-    try:
-        report = strict_json(text)
-    except ValueError as exc:
-        raise Violation(f"the data block is not JSON: {exc}") from None
-    require(sorted(report) == ["hosts", "scans"], f"data block keys {sorted(report)}")
-    _check_hosts(report["hosts"], "HTML report")
+    require(len(scripts) == 3, f"{len(scripts)} <script> elements (data, structure, code)")
+    blocks = {}
+    for block_id in ("report-data", "report-structure"):
+        found = tree.xpath(f'//script[@id="{block_id}"]')
+        require(len(found) == 1, f"{len(found)} {block_id} blocks")
+        require(found[0].get("type") == "application/json", f"the {block_id} block is not JSON")
+        text = found[0].text or ""
+        require("</" not in text and "<!--" not in text, f"the {block_id} block holds '</'")
+        try:
+            blocks[block_id] = strict_json(text)
+        except ValueError as exc:
+            raise Violation(f"the {block_id} block is not JSON: {exc}") from None
+    report = blocks["report-data"]
+    require(
+        sorted(report) == ["changes", "generated", "hosts", "scans"],
+        f"data block keys {sorted(report)}",
+    )
     hosts_total = sum(scan["hosts_total"] for scan in report["scans"])
     require(hosts_total == len(report["hosts"]), "the scans' host totals != hosts listed")
+    with no_network():
+        _path, _result, lines = _report(data, "jsonl")
+    full = [strict_json(line) for line in (lines or b"").splitlines()]
+    require(
+        report["hosts"] == [page_host(host) for host in full],
+        "the page's hosts are not page_host() of the JSON Lines hosts",
+    )
+    structure = blocks["report-structure"]
+    require(
+        structure == [page_structure(host) for host in full],
+        "the structure block is not page_structure() of the JSON Lines hosts",
+    )
 
 
 def check_report_jsonl(data: bytes) -> None:
