@@ -243,22 +243,7 @@ class VNC:
             if vncsec.types[0] == 0:
                 return await _process_error(self.socket)
         else:
-            failed = "ERROR: VNC:handshake failed to receive security data"
-            try:
-                tmp = await receive_numbytes(self.socket, 1)
-            except SocketError:
-                stdnse.debug1(failed)
-                return False, failed
-            vncsec.count = tmp[0]
-            if vncsec.count == 0:
-                return await _process_error(self.socket)
-            try:
-                tmp = await receive_numbytes(self.socket, vncsec.count)
-            except SocketError:
-                stdnse.debug1(failed)
-                return False, failed
-            vncsec.types = list(tmp[: vncsec.count])
-            self.vncsec = vncsec
+            return await self._receive_types()
         return True, None
 
     async def handshake_tight(self) -> tuple[bool, str | None]:
@@ -348,6 +333,12 @@ class VNC:
             await self.socket.reconnect_ssl()
         except SocketError:
             return False, "Failed to reconnect SSL"
+        return await self._receive_types()
+
+    async def _receive_types(self) -> tuple[bool, bytes | str | None]:
+        """The RFB 3.7+ list of security types (a count byte, then the types), after the
+        version handshake and again inside the TLS type; a count of 0 means the server refuses
+        and sends its reason."""
         failed = "ERROR: VNC:handshake failed to receive security data"
         try:
             tmp = await receive_numbytes(self.socket, 1)
