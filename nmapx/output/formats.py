@@ -79,14 +79,14 @@ def _jsonl(out: AtomicOutput, target: Target) -> ReportWriter:
     from nmapx.output.report.collect import ReportCollector
     from nmapx.output.report.jsonl import JsonLinesSink
 
-    return ReportCollector(target.label, on_host=JsonLinesSink(out))
+    return ReportCollector(target.label, sink=JsonLinesSink(out))
 
 
 def _csv(out: AtomicOutput, target: Target) -> ReportWriter:
     from nmapx.output.report.collect import ReportCollector
     from nmapx.output.report.csvout import CsvSink
 
-    return ReportCollector(target.label, on_host=CsvSink(out))
+    return ReportCollector(target.label, sink=CsvSink(out))
 
 
 #: Every format by name. The order is the order in which ``nmapx run`` writes its outputs.

@@ -10,8 +10,8 @@ before its earlier ones), then the ones nmapx added, whenever each arrives in th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -20,9 +20,9 @@ from nmapx.model.results import ScriptResult
 from nmapx.nmapxml.parsers import safe_parser
 from nmapx.nmapxml.reader import Prologue, TopLevelItem, Truncation
 from nmapx.output.base import ScriptPhaseResults, StreamItem
-from nmapx.output.report.data import host_data, note_runstats, scan_data, script_data
+from nmapx.output.report.data import note_runstats, scan_data, script_data
+from nmapx.output.report.prepared import Kind, PreparedHost, prepare_host
 from nmapx.output.report.spill import HostSpill
-from nmapx.output.xml import enriched_element
 
 _SAFE = safe_parser()
 
@@ -34,22 +34,37 @@ def _results_as_scripts(results: Iterable[ScriptResult]) -> list[dict[str, Any]]
     ]
 
 
-class ReportCollector:
-    """Collects one or more documents' hosts and scan summaries; ``on_host`` sees each host.
+class RecordSink(Protocol):
+    """Where a streaming format's hosts go: each host's bytes, as it arrives."""
 
-    As a :class:`~nmapx.output.base.ReportWriter` it is the JSON Lines and CSV formats (an
-    ``on_host`` sink writes each host as it arrives, nothing is left to do at the end);
+    @property
+    def kind(self) -> Kind:
+        """Which bytes :func:`~nmapx.output.report.prepared.prepare_host` makes for it."""
+
+    def write(self, record: bytes) -> None: ...
+
+
+class ReportCollector:
+    """Collects one or more documents' hosts and scan summaries.
+
+    As a :class:`~nmapx.output.base.ReportWriter` it is the JSON Lines and CSV formats (a
+    ``sink`` writes each host as it arrives, nothing is left to do at the end);
     :class:`~nmapx.output.report.html.HtmlReportWriter` adds the page rendered at the end.
+    Each host is prepared (:func:`~nmapx.output.report.prepared.prepare_host`, which depends
+    on the host alone) and then absorbed (:meth:`absorb`, the running totals, in order).
     """
 
-    def __init__(
-        self, label: str = "", on_host: Callable[[dict[str, Any]], None] | None = None
-    ) -> None:
+    #: What :meth:`absorb` needs of each host (a subclass may need more).
+    kind: Kind = "spill"
+
+    def __init__(self, label: str = "", sink: RecordSink | None = None) -> None:
         self.label = label
-        self.on_host = on_host
+        self.sink = sink
+        if sink is not None:
+            self.kind = sink.kind
         self.scans: list[dict[str, Any]] = []
-        #: Report data of every host, on disk (only when no ``on_host`` sink takes them).
-        self.hosts: HostSpill | None = HostSpill() if on_host is None else None
+        #: Report data of every host, on disk (only when no sink takes them).
+        self.hosts: HostSpill | None = HostSpill() if sink is None else None
         self._scan: dict[str, Any] | None = None
 
     def start(self, label: str) -> None:
@@ -95,19 +110,22 @@ class ReportCollector:
             self._scan[key] = self._scan[key] + _results_as_scripts(item.results)
 
     def _host(self, host: Host) -> None:
-        element = enriched_element(host)
-        data = host_data(host, element, self.label)
+        self.absorb(prepare_host(host, self.label, self.kind))
+
+    def absorb(self, host: PreparedHost) -> None:
+        """Take one host of the current scan, prepared here or on a Dask worker (in input
+        order: the counts and the file's lines follow it)."""
         scan = self._scan
         if scan is not None:
             scan["hosts_total"] += 1
-            scan["hosts_up" if data["status"] == "up" else "hosts_down"] += 1
-            scan["open_ports"] += sum(1 for p in data["ports"] if p["state"] == "open")
-        if self.on_host is not None:
-            self.on_host(data)
-        if self.hosts is not None:
-            self.hosts.append(data)
-        self.collected(data, element)
+            scan["hosts_up" if host.up else "hosts_down"] += 1
+            scan["open_ports"] += len(host.open_ports)
+        if self.sink is not None:
+            self.sink.write(host.record)
+        if self.hosts is not None and host.spilled is not None:
+            self.hosts.append_lines(host.spilled)
+        self.absorbed(host)
 
-    def collected(self, data: dict[str, Any], element: etree._Element) -> None:
-        """One host's report data and its enriched element, after they were kept (a hook:
-        the HTML report also counts distinct hosts and keeps what ``nmapx diff`` compares)."""
+    def absorbed(self, host: PreparedHost) -> None:
+        """One host after it was kept (a hook: the HTML report also counts distinct hosts and
+        keeps what ``nmapx diff`` compares)."""

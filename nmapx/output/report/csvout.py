@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Any, Final
 
 from nmapx.output.atomic import AtomicOutput
 
@@ -41,20 +41,28 @@ def port_rows(host: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def encode_rows(rows: list[list[str]]) -> bytes:
+    """CSV rows (neutralised, CRLF-terminated) as the file holds them."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(
+        [[neutralise(cell) for cell in row] for row in rows]
+    )
+    return buffer.getvalue().encode("utf-8", "surrogateescape")
+
+
+def encode_host(host: dict[str, Any]) -> bytes:
+    """One host's rows (nothing for a host without ports)."""
+    return encode_rows(port_rows(host))
+
+
 class CsvSink:
+    """Writes the header row, then each host's rows as they come."""
+
+    kind: Final = "csv"
+
     def __init__(self, out: AtomicOutput) -> None:
         self.out = out
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
-        self._emit([COLUMNS])
+        self.out.write(encode_rows([COLUMNS]))
 
-    def _emit(self, rows: list[list[str]]) -> None:
-        self._writer.writerows([[neutralise(cell) for cell in row] for row in rows])
-        self.out.write(self._buffer.getvalue().encode("utf-8", "surrogateescape"))
-        self._buffer.seek(0)
-        self._buffer.truncate()
-
-    def __call__(self, host: dict[str, Any]) -> None:
-        rows = port_rows(host)
-        if rows:
-            self._emit(rows)
+    def write(self, record: bytes) -> None:
+        self.out.write(record)

@@ -31,14 +31,13 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from lxml import etree
 from markupsafe import Markup
 
 from nmapx import __version__
 from nmapx.output.atomic import AtomicOutput
-from nmapx.output.ndiff import summarize_host
 from nmapx.output.report.changes import SummarySpill, compare
 from nmapx.output.report.collect import ReportCollector
+from nmapx.output.report.prepared import Kind, PreparedHost
 from nmapx.output.report.spill import JSON_OPTIONS, HostSpill, encode
 from nmapx.resources import bundled_dir
 
@@ -252,6 +251,8 @@ class HtmlReportWriter(ReportCollector):
     host's ``nmapx diff`` summary on disk for the "what changed" view.
     """
 
+    kind: Kind = "html"
+
     def __init__(self, out: AtomicOutput, label: str = "", template: str | None = None) -> None:
         super().__init__(label)
         self.out = out
@@ -260,13 +261,13 @@ class HtmlReportWriter(ReportCollector):
         self._open: set[tuple[str, str, int]] = set()
         self._summaries = SummarySpill()
 
-    def collected(self, data: dict[str, Any], element: etree._Element) -> None:
-        address = data["address"] or f"#{len(self._up)}"
-        self._up[address] = self._up.get(address, False) or data["status"] == "up"
-        for port in data["ports"]:
-            if port["state"] == "open":
-                self._open.add((address, port["protocol"], port["portid"]))
-        self._summaries.append(len(self.scans) - 1, summarize_host(element))
+    def absorbed(self, host: PreparedHost) -> None:
+        address = host.address or f"#{len(self._up)}"
+        self._up[address] = self._up.get(address, False) or host.up
+        for protocol, port in host.open_ports:
+            self._open.add((address, protocol, port))
+        assert host.summary is not None  # prepared for kind "html"
+        self._summaries.append(len(self.scans) - 1, host.summary)
 
     def close(self) -> None:
         assert self.hosts is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 from nmapx.output.atomic import AtomicOutput
 
@@ -20,9 +20,18 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
+def encode_host(host: dict[str, Any]) -> bytes:
+    """One host's line, newline included."""
+    return json.dumps(host, ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
+
+
 class JsonLinesSink:
+    """Writes each host's line as it comes (see :mod:`nmapx.output.report.prepared`)."""
+
+    kind: Final = "jsonl"
+
     def __init__(self, out: AtomicOutput) -> None:
         self.out = out
 
-    def __call__(self, host: dict[str, Any]) -> None:
-        self.out.write(json.dumps(host, ensure_ascii=True, separators=(",", ":")).encode() + b"\n")
+    def write(self, record: bytes) -> None:
+        self.out.write(record)

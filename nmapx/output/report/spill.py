@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from jinja2.utils import htmlsafe_json_dumps
 
@@ -38,6 +38,27 @@ def findings(host: dict[str, Any]) -> tuple[int, int]:
     return len(scripts), sum(1 for script in scripts if script["added"])
 
 
+class SpilledHost(NamedTuple):
+    """One host's three encoded lines (ASCII, no newline) and its script counts."""
+
+    whole: bytes
+    page: bytes
+    structure: bytes
+    #: (script results, results added by nmapx): :func:`findings`.
+    findings: tuple[int, int]
+
+
+def spill_lines(host: dict[str, Any]) -> SpilledHost:
+    """Encode one host's report data the three ways the page needs it (the costly part of
+    spilling, which depends on the host alone: a Dask worker can do it)."""
+    return SpilledHost(
+        encode(host).encode("ascii"),
+        encode(page_host(host)).encode("ascii"),
+        encode(page_structure(host)).encode("ascii"),
+        findings(host),
+    )
+
+
 def _lines(spilled: IO[bytes]) -> Iterator[str]:
     spilled.flush()
     spilled.seek(0)
@@ -58,11 +79,15 @@ class HostSpill:
         self.added = 0
 
     def append(self, host: dict[str, Any]) -> None:
-        self._file.write(encode(host).encode("ascii") + b"\n")
-        self._page.write(encode(page_host(host)).encode("ascii") + b"\n")
-        self._structure.write(encode(page_structure(host)).encode("ascii") + b"\n")
+        self.append_lines(spill_lines(host))
+
+    def append_lines(self, lines: SpilledHost) -> None:
+        """Keep one host encoded by :func:`spill_lines`."""
+        self._file.write(lines.whole + b"\n")
+        self._page.write(lines.page + b"\n")
+        self._structure.write(lines.structure + b"\n")
         self.count += 1
-        found, added = findings(host)
+        found, added = lines.findings
         self.findings += found
         self.added += added
 
