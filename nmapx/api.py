@@ -134,7 +134,7 @@ def run(
         if options.on_cluster:  # Dask is imported only here (nmapx.cluster)
             from nmapx.cluster.coordinator import open_cluster
 
-            cluster = stack.enter_context(open_cluster(options))
+            cluster = stack.enter_context(open_cluster(options.cluster))
         _run_inputs(sources, options, outputs, stop, around_input, first, cluster, result)
     result.enriched = result.tally.enriched
     result.unchanged = result.tally.unchanged

@@ -143,6 +143,11 @@ class LeftAsItWas(NmapxError):
         self.status = status
 
 
+class ClusterError(NmapxError):
+    """The Dask cluster cannot be used (the scheduler does not answer, a local cluster does
+    not start): nothing was read or written."""
+
+
 class ScriptLoadError(NmapxError):
     """A script file that cannot be used (Nmap treats these as fatal for the whole run)."""
 

@@ -161,17 +161,47 @@ def process(
     stop = stop if stop is not None else StopRequest()
     tally = tally if tally is not None else Tally()
     to_end = reads_to_end(document.source)
-    with ExitStack() as stack:
-        writers = open_writers(stack, outputs)
+    with _committed(document, outputs) as writers:
         if engine is None:
             _pass_through(document, DocumentWriters(writers), stop, tally, to_end)
         else:
             asyncio.run(_enrich(document, writers, engine, scope, stop, tally, to_end))
+    return document.status
+
+
+async def process_async(
+    document: Document,
+    outputs: Outputs,
+    engine: ScriptEngine,
+    scope: Scope | None = None,
+    *,
+    stop: StopRequest | None = None,
+    tally: Tally | None = None,
+) -> ExitStatus:
+    """:func:`process` with scripts, on the caller's running event loop.
+
+    Why: a Dask worker runs every batch it is given on one event loop of its own
+    (:mod:`nmapx.cluster.worker`), so that its batches share one thread instead of taking
+    turns at the GIL from one event loop each.
+    """
+    stop = stop if stop is not None else StopRequest()
+    tally = tally if tally is not None else Tally()
+    to_end = reads_to_end(document.source)
+    with _committed(document, outputs) as writers:
+        await _enrich(document, writers, engine, scope, stop, tally, to_end)
+    return document.status
+
+
+@contextmanager
+def _committed(document: Document, outputs: Outputs) -> Iterator[list[Writer]]:
+    """The outputs' writers, closed (committed) when the body ends well; see :func:`process`."""
+    with ExitStack() as stack:
+        writers = open_writers(stack, outputs)
+        yield writers
         for writer in writers:
             writer.close()
         if document.status != ExitStatus.OK and not outputs.keep_damaged:
             raise LeftAsItWas(document.source.name, document.status)  # nothing is committed
-    return document.status
 
 
 def _pass_through(

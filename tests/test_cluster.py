@@ -575,6 +575,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
     try:
         start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
               "--scheduler-file", str(info))  # fmt: skip
+        (tmp_path / "scheduler.pid").write_text(str(started[0].pid))
         deadline = time.monotonic() + 30
         while not info.exists():
             assert time.monotonic() < deadline, "the scheduler did not start"
@@ -614,6 +615,102 @@ def test_an_existing_scheduler_and_two_workers(tmp_path: Path, dask_cluster: str
     same_files(tmp_path, "one", "two")
 
 
+ARGS_ECHO = '''
+    """Says its script arguments (test script)."""
+    from nmapx.nse import stdnse
+
+    categories = ["safe"]
+
+
+    def hostrule(host):
+        return True
+
+
+    def action(host):
+        return f"{stdnse.get_script_args('echo.word')} {stdnse.get_script_args('echo.other')}"
+'''
+
+
+def test_a_script_args_file_reaches_workers_without_it(
+    tmp_path: Path, dask_cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--script-args-file is read where nmapx runs and its text sent with the batches: the
+    workers (here: in another directory, where the relative name finds nothing) need no copy.
+    --script-args still wins over the file, as in Nmap."""
+    hosts = [(f"10.0.0.{n}", [(22, "ssh")]) for n in range(1, 6)]
+    source = scan(tmp_path / "scan.xml", hosts)
+    echo = script(tmp_path / "echo.py", ARGS_ECHO)
+    (tmp_path / "args.txt").write_text("echo.word=from-file\necho.other=file\n")
+    monkeypatch.chdir(tmp_path)
+    common = ["run", str(source), "--script", echo, "--script-args-file", "args.txt",
+              "--script-args", "echo.other=cli", "--no-network"]  # fmt: skip
+    one = nmapx_main(*common, *outputs(tmp_path, "one"))
+    two = nmapx_main(
+        *common, *outputs(tmp_path, "two"), "--scheduler", dask_cluster, "--batch-size", "2"
+    )
+    assert one.returncode == two.returncode == 0, two.stderr
+    same_files(tmp_path, "one", "two")
+    assert (tmp_path / "two.nmap").read_text().count("|_echo: from-file cli\n") == 5
+
+
+SLOW = '''
+    """Takes its time on every host (test script)."""
+    import asyncio
+
+    categories = ["safe"]
+
+
+    def hostrule(host):
+        return True
+
+
+    async def action(host):
+        await asyncio.sleep(4)
+        return "slept"
+'''
+
+
+AGAIN_LOST = (
+    r"nmapx: batch \d+ \(2 hosts from line \d+, up to line \d+\) failed \(FutureCancelledError:"
+    r" nmapx-batch-\d+-1-\w+ cancelled for reason: scheduler-connection-lost\.\); running it again"
+)
+
+
+def test_a_scheduler_that_goes_away_ends_the_run(tmp_path: Path, dask_cluster: str) -> None:
+    """The scheduler dies mid-run: nmapx does not wait for it forever. The hosts whose batch
+    came back are written enriched, every other host as it was read, and the run ends with
+    exit status 4 and a line that says so."""
+    hosts = [(f"10.0.0.{n}", [(22, "ssh")]) for n in range(1, 9)]
+    source = scan(tmp_path / "scan.xml", hosts)
+    slow = script(tmp_path / "slow.py", SLOW)
+    scheduler_pid = int((tmp_path / "scheduler.pid").read_text())
+    killer = threading.Timer(2.0, os.killpg, (scheduler_pid, signal.SIGKILL))
+    killer.start()
+    started = time.monotonic()
+    try:
+        two = nmapx_main(
+            "run", str(source), "--script", slow, "--no-network", *outputs(tmp_path, "two"),
+            "--scheduler", dask_cluster, "--batch-size", "2",
+        )  # fmt: skip
+    finally:
+        killer.cancel()
+    took = time.monotonic() - started
+    assert two.returncode == 4, two.stderr
+    assert took < 120
+    lines = two.stderr.decode().splitlines()
+    *lost, gone = lines
+    assert re.fullmatch(
+        r"nmapx: the cluster is gone \(no answer from tcp://127\.0\.0\.1:\d+ for 20 s\): the"
+        r" hosts of every batch not back yet are passed through unchanged",
+        gone,
+    ), lines
+    # Dask's client cancels what was out when it lost the scheduler; sent again, they wait
+    assert all(re.fullmatch(AGAIN_LOST, line) for line in lost), lines
+    written = (tmp_path / "two.xml").read_text()
+    assert written.count("<host ") == 8
+    assert written.count('output="slept"') == 0  # killed at 2 s, each batch takes 4 s
+
+
 # ====================================================================== no Dask unless asked
 def test_a_run_without_workers_never_imports_dask(tmp_path: Path) -> None:
     source = scan(tmp_path / "scan.xml", [("10.0.0.1", [(22, "ssh")])])
@@ -636,6 +733,10 @@ def test_usage_errors() -> None:
     assert (
         b"--workers starts a local cluster; --scheduler uses an existing one" in both_given.stderr
     )
+    unusable = b"nmapx: --scheduler tcp://: missing port number in address ''\nnmapx: QUITTING!\n"
+    for command in (("run", "--script", "banner"), ("report",)):
+        bad = nmapx_main(*command, "x.xml", "--scheduler", "tcp://")
+        assert (bad.returncode, bad.stderr) == (1, unusable)
     zero = nmapx_main("run", "x.xml", "--workers", "0")
     assert zero.returncode == 2 and b"must be at least 1: 0" in zero.stderr
 

@@ -1,5 +1,5 @@
-"""What several sub-commands share: the exit-status epilog, ``-v``/``-d``, and Nmap's spelling
-of levels (``-d2``, ``-vvv``).
+"""What several sub-commands share: the exit-status epilog, ``-v``/``-d``, Nmap's spelling of
+levels (``-d2``, ``-vvv``), and the Dask cluster's options.
 
 Kept apart from :mod:`nmapx.cli` (which assembles the sub-commands) so that each sub-command
 module can use these without importing the package that imports it.
@@ -18,6 +18,57 @@ EPILOG = """exit status: 0 success; 1 error (nothing written); 2 usage error;
 With several inputs: the worst of their statuses (1, then 3, then 4)."""
 
 _LEVEL_OPTION = re.compile(r"^-([vd])(\d+)$")
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def add_cluster_options(
+    parser: argparse.ArgumentParser, work: str, batch_size: int, threads: int
+) -> None:
+    """``--workers``, ``--scheduler``, ``--batch-size``, ``--worker-threads``: ``work`` is
+    what the cluster does ("run the hosts' scripts"), the numbers the command's defaults."""
+    group = parser.add_argument_group("cluster (Dask distributed: pip install 'nmapx[cluster]')")
+    group.add_argument(
+        "--workers",
+        type=positive,
+        default=0,
+        metavar="N",
+        help=f"{work} on a local Dask cluster of N worker processes",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help=f"{work} on the Dask cluster of this scheduler (tcp://host:8786)",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=positive,
+        default=0,
+        metavar="N",
+        help=f"hosts per batch sent to a worker (default {batch_size})",
+    )
+    group.add_argument(
+        "--worker-threads",
+        type=positive,
+        default=0,
+        metavar="N",
+        help=f"batches each local worker process runs at once (default {threads})",
+    )
+
+
+def check_cluster_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """``--workers`` and ``--scheduler`` exclude each other."""
+    if args.workers and args.scheduler:
+        parser.error("--workers starts a local cluster; --scheduler uses an existing one: not both")
 
 
 def add_levels(parser: argparse.ArgumentParser) -> None:

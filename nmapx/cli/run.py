@@ -16,7 +16,8 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from nmapx.cli.options import EPILOG
+from nmapx.cli.options import EPILOG, add_cluster_options, check_cluster_options
+from nmapx.cluster.options import RUN_BATCH_SIZE, RUN_THREADS
 from nmapx.engine.options import RunOptions
 from nmapx.errors import ExitStatus, InputError
 from nmapx.interrupt import SignalGuard, StopRequest
@@ -132,33 +133,7 @@ def _add_script_options(run: argparse.ArgumentParser) -> None:
         action="store_true",
         help="evaluate rules and run offline actions only; any socket use is refused",
     )
-    cluster = run.add_argument_group("cluster (Dask distributed: pip install 'nmapx[cluster]')")
-    cluster.add_argument(
-        "--workers",
-        type=_positive,
-        default=0,
-        metavar="N",
-        help="run the hosts' scripts on a local Dask cluster of N worker processes",
-    )
-    cluster.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="run the hosts' scripts on the Dask cluster of this scheduler (tcp://host:8786)",
-    )
-    cluster.add_argument(
-        "--batch-size",
-        type=_positive,
-        default=0,
-        metavar="N",
-        help="hosts per batch sent to a worker (default 100)",
-    )
-    cluster.add_argument(
-        "--worker-threads",
-        type=_positive,
-        default=0,
-        metavar="N",
-        help="batches each local worker process runs at once (default 8)",
-    )
+    add_cluster_options(run, "run the hosts' scripts", RUN_BATCH_SIZE, RUN_THREADS)
     scripts.add_argument(
         "--script-help",
         action="append",
@@ -171,16 +146,6 @@ def _add_script_options(run: argparse.ArgumentParser) -> None:
         help="print a progress line every TIME (5s, 1m), like Nmap; a terminal gets a live"
         " status line anyway",
     )
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
-    return value
 
 
 def _check_outputs(args: argparse.Namespace, inputs: list[str], parser: Any) -> None:
@@ -200,8 +165,7 @@ def _check_outputs(args: argparse.Namespace, inputs: list[str], parser: Any) -> 
             "several inputs: -oX and -oN FILE take one input"
             " (use --outdir DIR or --in-place for the XML of each)"
         )
-    if args.workers and args.scheduler:
-        parser.error("--workers starts a local cluster; --scheduler uses an existing one: not both")
+    check_cluster_options(args, parser)
     if args.xml == "-" and args.normal == "-":
         parser.error("-oX - and -oN - would both write to stdout; send one of them to a file")
     if args.html is not None and several:

@@ -41,14 +41,17 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from nmapx.cluster.batch import ATTEMPTS, ScanHeader, failure_reason
+from nmapx.cluster.options import RUN_BATCH_SIZE, RUN_THREADS, ClusterOptions
 from nmapx.cluster.registry import apply, portable
+from nmapx.cluster.watch import SchedulerWatch
 from nmapx.cluster.worker import BatchJob, BatchOutcome, run_remote
 from nmapx.engine.options import RunOptions
-from nmapx.errors import ExitStatus, LeftAsItWas, UsageError
+from nmapx.errors import ClusterError, ExitStatus, LeftAsItWas, UsageError
 from nmapx.interrupt import CANCEL_SECONDS, GRACE_SECONDS, SIGNALS, StopRequest
 from nmapx.model.host import Host
 from nmapx.model.results import ScriptResult
-from nmapx.nmapxml.reader import Document, Item, Prologue, TopLevelItem
+from nmapx.nmapxml.reader import Document, Item
 from nmapx.output.base import DocumentWriters
 from nmapx.pipeline import Outputs, Tally, close_cut, open_writers, reads_to_end, run_phase
 
@@ -62,19 +65,10 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Cluster", "open_cluster"]
 
-#: Hosts per batch unless ``--batch-size`` says otherwise.
-BATCH_SIZE = 100
-#: Worker threads of a local cluster's worker processes: batches one worker runs at once. A
-#: batch waiting on slow services leaves its process's core to another batch; with 8, two
-#: workers keep 1,600 hosts probing at once (one process keeps up to 4,096), while batches
-#: of a CPU-bound run still finish, and are written, roughly in input order.
-THREADS_PER_WORKER = 8
+#: How long ``--scheduler`` may take to answer before nmapx gives up (exit status 1).
+CONNECT_TIMEOUT = "30s"
 #: A batch is sent this long after its first host arrived at the latest, full or not (s).
 FLUSH_SECONDS = 0.1
-#: How many times a batch is tried before its hosts are passed through unchanged.
-ATTEMPTS = 2
-#: The scan's elements that a host's rules can ask about, sent with every batch.
-_HEADER = frozenset({"scaninfo", "verbose", "debugging"})
 
 
 class RenderedResult(ScriptResult):
@@ -123,7 +117,7 @@ class Cluster:
     """A connected Dask client and how a run uses it (see :func:`open_cluster`)."""
 
     client: Client
-    batch_size: int = BATCH_SIZE
+    batch_size: int = RUN_BATCH_SIZE
     #: Batches out at once; 0: twice the cluster's worker threads.
     window: int = 0
     _ids: Iterator[int] = field(default_factory=lambda: iter(range(1, 1 << 62)))
@@ -160,9 +154,10 @@ class Cluster:
 
 
 @contextmanager
-def open_cluster(options: RunOptions) -> Iterator[Cluster]:
+def open_cluster(options: ClusterOptions, threads: int = RUN_THREADS) -> Iterator[Cluster]:
     """A client of ``options.scheduler``, or of a new local cluster of ``options.workers``
-    worker processes on 127.0.0.1 (ephemeral ports, no dashboard), closed afterwards.
+    worker processes on 127.0.0.1 (ephemeral ports, no dashboard), closed afterwards; each
+    local worker runs ``options.worker_threads`` threads, by default ``threads``.
 
     The local cluster's scheduler lets a task be on one dying worker only (Dask's
     ``allowed-failures`` = 0): the coordinator itself re-runs a failed batch once, so "fails
@@ -179,14 +174,18 @@ def open_cluster(options: RunOptions) -> Iterator[Cluster]:
         ) from None
     with ExitStack() as stack:
         if options.scheduler:
-            client = stack.enter_context(Client(options.scheduler, timeout="30s"))
+            try:
+                client = stack.enter_context(Client(options.scheduler, timeout=CONNECT_TIMEOUT))
+            except (OSError, ValueError) as exc:  # unreachable; a malformed address
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ClusterError(f"--scheduler {options.scheduler}: {first}") from None
         else:
             stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": 0}))
             with _sigint_ignored():
                 local = stack.enter_context(
                     LocalCluster(
                         n_workers=options.workers,
-                        threads_per_worker=options.worker_threads or THREADS_PER_WORKER,
+                        threads_per_worker=options.worker_threads or threads,
                         processes=True,
                         host="127.0.0.1",
                         scheduler_port=0,
@@ -200,7 +199,7 @@ def open_cluster(options: RunOptions) -> Iterator[Cluster]:
 
             client.register_plugin(IgnoreSigint())
         log.debug("cluster: %s, %d workers", client.scheduler.address, len(client.nthreads()))
-        yield Cluster(client, batch_size=options.batch_size or BATCH_SIZE)
+        yield Cluster(client, batch_size=options.batch_size or RUN_BATCH_SIZE)
 
 
 @contextmanager
@@ -218,15 +217,6 @@ def _sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _reason(exc: BaseException) -> str:
-    """One line for a failed batch: Dask's KilledWorker message runs to a paragraph."""
-    name = type(exc).__name__
-    if name == "KilledWorker":
-        return "KilledWorker: its worker process died while running it"
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{name}: {text}" if text else name
 
 
 class _Reader:
@@ -283,7 +273,7 @@ class _Run:
         self.window = cluster.effective_window()
         self.events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.to_end = reads_to_end(document.source)
-        self.header = b""
+        self.header = ScanHeader()
         self.job: BatchJob | None = None
         #: Pieces read and not yet written, each host with its batch.
         self.pending: deque[tuple[Item, _Batch | None, int]] = deque()
@@ -301,18 +291,33 @@ class _Run:
         self.last: Item | None = None
         self.stop_event = f"nmapx-stop-{uuid.uuid4().hex}"
         self.stopped_at: float | None = None
+        self.watch = SchedulerWatch(self.client)
+        #: The scheduler is gone: nothing more is sent (see _give_up_if_lost).
+        self.lost = False
         self.new_targets_taken = False
         self.progress = engine.progress
         #: The options as workers get them: ``--exclude-file`` read here, its text sent as an
         #: ``--exclude`` entry (the same specification), so that a remote worker needs no copy
-        #: of the file; cluster options are of no use to a worker.
+        #: of the file (``--script-args-file`` likewise, below); cluster options are of no use
+        #: to a worker.
         exclude = list(options.exclude)
         if options.exclude_file:
             with open(options.exclude_file, encoding="utf-8", errors="surrogateescape") as file:
                 exclude.append(file.read())
         self.worker_options = replace(
-            options, exclude=exclude, exclude_file=None, workers=0, scheduler=None
+            options,
+            exclude=exclude,
+            exclude_file=None,
+            script_args_file=None,
+            workers=0,
+            scheduler=None,
         )
+        #: ``--script-args-file`` likewise: its text goes with the batches.
+        self.script_args_file_text = None
+        if options.script_args_file:
+            from nmapx.engine.session import read_script_args_file
+
+            self.script_args_file_text = read_script_args_file(options.script_args_file)
 
     # ------------------------------------------------------------------ the loop
     def go(self) -> None:
@@ -359,6 +364,7 @@ class _Run:
                 self._abandon()
                 return
             self._give_up_after_stop()
+            self._give_up_if_lost()
             self._send()
             self._write_ready()
 
@@ -371,10 +377,7 @@ class _Run:
 
     # ------------------------------------------------------------------ reading
     def _accept(self, item: Item) -> None:
-        if isinstance(item, Prologue):
-            self.header = item.raw
-        elif isinstance(item, TopLevelItem) and item.name in _HEADER:
-            self.header += item.gap + item.raw
+        if self.header.take(item):
             self.job = None
         if not isinstance(item, Host):
             if self.writers.closes(item):
@@ -383,7 +386,7 @@ class _Run:
             return
         if self.progress is not None:
             self.progress.host_read()
-        if self.stop.requested:
+        if self.stop.requested or self.lost:
             self.pending.append((item, None, 0))
             return
         if self.forming is None:
@@ -405,7 +408,12 @@ class _Run:
         if self.job is None:
             level = logging.getLogger("nmapx").getEffectiveLevel()
             self.job = BatchJob(
-                self.worker_options, self.header, self.registry, self.stop_event, level
+                self.worker_options,
+                self.header.raw,
+                self.registry,
+                self.stop_event,
+                level,
+                self.script_args_file_text,
             )
         return self.job
 
@@ -417,7 +425,7 @@ class _Run:
         a guilty one fails with no doubt about whose fault it was; so a batch is given up
         only when it failed twice, the second time alone.
         """
-        if self.stop.requested or self.isolating is not None:
+        if self.stop.requested or self.isolating is not None or self.lost:
             return
         if self.suspects:
             if not self.out:
@@ -456,7 +464,7 @@ class _Run:
                     f"{len(outcome.hosts)} hosts came back of {len(batch.hosts)} sent"
                 )
         except Exception as exc:
-            reason = _reason(exc)
+            reason = failure_reason(exc)
             if batch.attempts < ATTEMPTS and not batch.suspect and not self.stop.requested:
                 log.warning("%s failed (%s); running it again", batch.describe(), reason)
                 batch.suspect = True
@@ -556,7 +564,7 @@ class _Run:
     def _queue_new_targets(self) -> bool:
         """Put the new targets (as one batch) before the closing piece; True if there are."""
         hosts = self.engine.take_new_targets(self.document.context)
-        if not hosts or self.stop.requested:
+        if not hosts or self.stop.requested or self.lost:
             return False
         batch = _Batch(next(self.numbers), hosts, new_targets=True)
         for index in reversed(range(len(hosts))):
@@ -600,6 +608,30 @@ class _Run:
                 self.out.discard(batch.number)
                 if batch.future is not None:
                     batch.future.cancel()
+
+    def _give_up_if_lost(self) -> None:
+        """The scheduler is gone (:mod:`nmapx.cluster.watch`): every batch not back yet is
+        given up, and the rest of the input is passed through (exit status 4)."""
+        if self.lost or not self.out or not self.watch.lost():
+            return
+        self.lost = True
+        log.error(
+            "the cluster is gone (%s): the hosts of every batch not back yet are passed"
+            " through unchanged",
+            self.watch.describe(),
+        )
+        self.status = ExitStatus.worst(self.status, ExitStatus.DAMAGED)
+        waiting = [b for _, b, _ in self.pending if b is not None and not b.finished]
+        for batch in [*waiting, *self.sealed, *self.suspects]:
+            batch.given_up = True
+            batch.future = None  # never cancelled: that would wait for the scheduler too
+        self.out.clear()
+        self.sealed.clear()
+        self.suspects.clear()
+        self.isolating = None
+        if self.forming is not None:
+            self.forming.given_up = True
+            self.forming = None
 
     def _pipe_expired(self) -> bool:
         return (

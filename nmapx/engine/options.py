@@ -1,14 +1,16 @@
 """The options of a script run, as data: what ``nmapx run``'s command line and
 :func:`nmapx.run`'s keywords both fill in.
 
-A module of its own, importing nothing, so that the public API and the CLI can name the
-options without loading the engine (which :func:`nmapx.engine.session.build` does once a run
-starts).
+A module of its own, importing nothing but the cluster options (no Dask), so that the
+public API and the CLI can name the options without loading the engine (which
+:func:`nmapx.engine.session.build` does once a run starts).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from nmapx.cluster.options import ClusterOptions
 
 __all__ = ["RunOptions"]
 
@@ -50,4 +52,10 @@ class RunOptions:
     @property
     def on_cluster(self) -> bool:
         """Whether the hosts run on a Dask cluster (scripts are needed for that)."""
-        return bool(self.scripts) and (self.workers > 0 or bool(self.scheduler))
+        return bool(self.scripts) and self.cluster.wanted
+
+    @property
+    def cluster(self) -> ClusterOptions:
+        """The cluster options alone (what :func:`nmapx.cluster.coordinator.open_cluster`
+        takes)."""
+        return ClusterOptions(self.workers, self.scheduler, self.batch_size, self.worker_threads)

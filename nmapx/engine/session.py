@@ -80,24 +80,31 @@ def raise_file_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+def read_script_args_file(path: str) -> str:
+    """The text of ``--script-args-file`` (a :class:`UsageError` if it cannot be read)."""
+    try:
+        return Path(path).read_text("utf-8", "surrogateescape")
+    except OSError as exc:
+        raise UsageError(f"--script-args-file: {path}: {exc.strerror or exc}") from None
+
+
 def build(
-    options: RunOptions, chosen: Sequence[ChosenScript] | None = None
+    options: RunOptions,
+    chosen: Sequence[ChosenScript] | None = None,
+    script_args_file_text: str | None = None,
 ) -> tuple[ScriptEngine, Scope]:
     """The engine and its scope for one run; raises :class:`UsageError` on bad options.
 
     ``chosen``: the scripts :func:`choose` resolved for ``options.scripts`` before; a cluster
     worker builds an engine per batch and resolves the selection once per process.
+    ``script_args_file_text``: the ``--script-args-file`` as the coordinator read it (a
+    worker on another machine has no copy of the file).
     """
     if chosen is None:
         chosen = choose(options.scripts)
-    file_text = None
-    if options.script_args_file:
-        try:
-            file_text = Path(options.script_args_file).read_text("utf-8", "surrogateescape")
-        except OSError as exc:
-            raise UsageError(
-                f"--script-args-file: {options.script_args_file}: {exc.strerror or exc}"
-            ) from None
+    file_text = script_args_file_text
+    if file_text is None and options.script_args_file:
+        file_text = read_script_args_file(options.script_args_file)
     try:
         args = parse_script_args(options.script_args, file_text)
     except ScriptArgsError as exc:
