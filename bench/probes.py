@@ -141,6 +141,7 @@ def run(
             "--json", str(result), *(["--keep"] if keep else []),
             "--nmapx-settings=" + ";".join(" ".join(o) or "default" for _, o in plan.settings),
             *([] if plan.tuned else ["--no-tuned"]), *([] if plan.pipeline else ["--no-pipeline"]),
+            *(["--reference", str(plan.reference.resolve())] if plan.reference else []),
         ]  # fmt: skip
         try:
             budget = _budget(sizes, len(plan.settings))
@@ -393,6 +394,10 @@ class Plan:
     tuned: bool = True
     #: ``nmap -oX - | nmapx run`` end to end (default settings).
     pipeline: bool = True
+    #: An earlier run's Nmap-defaults output (``--keep``'s ``nse-N.xml``) to compare with
+    #: instead of running Nmap's defaults again (~10 min at N = 1,000): for trying nmapx
+    #: settings; the ratios to Nmap's defaults are then not measured (empty).
+    reference: Path | None = None
 
 
 def parse_settings(text: str) -> list[tuple[str, list[str]]]:
@@ -464,9 +469,13 @@ def measure_size(
         return r is not None and r.returncode == 0 and not r.timed_out
 
     # (a) Nmap's defaults, (b) tuned for speed.
-    a, a_out = nmap_run(
-        "nmap NSE (defaults)", ["--script", SCRIPTS, "-v", "-oX", str(files["nse"])]
-    )
+    a = a_out = None
+    if plan.reference is not None:
+        files["nse"] = plan.reference
+    else:
+        a, a_out = nmap_run(
+            "nmap NSE (defaults)", ["--script", SCRIPTS, "-v", "-oX", str(files["nse"])]
+        )
     b = b_out = None
     if plan.tuned:
         b, b_out = nmap_run(
@@ -476,7 +485,8 @@ def measure_size(
         )  # fmt: skip
     # (c) plain scan, then nmapx on the file, once per setting.
     p, _ = nmap_run("nmap plain", ["-v", "-oX", str(files["plain"])])
-    a_nse = nse_phase(a_out)
+    a_nse = nse_phase(a_out) if a_out is not None else None
+    a_wall = a.wall if a is not None else None
     b_nse = nse_phase(b_out) if b_out is not None else None
     runs: list[tuple[str, Any, Path]] = []
     for index, (label, options) in enumerate(plan.settings):
@@ -557,14 +567,14 @@ def measure_size(
                                    b_nse, a_nse))  # fmt: skip
     if d is not None:
         kept_rows.append(_lost_row(n, "pipeline (default)", compare(files["nse"], files["pipe"]),
-                                   d_wall if ok(d) else None, a.wall))  # fmt: skip
+                                   d_wall if ok(d) else None, a_wall))  # fmt: skip
     first_cmp = compare(files["nse"], first[2]) if first else Comparison()
     rows.append(
         {
             "table": TABLE,
             "N": n,
             "Nmap NSE phase": a_nse,
-            "Nmap total": a.wall,
+            "Nmap total": a_wall,
             "Nmap tuned NSE": b_nse,
             "Nmap tuned total": b.wall if b is not None else None,
             "Nmap plain scan": p.wall,
@@ -573,7 +583,7 @@ def measure_size(
             "nmapx RSS MiB": c.maxrss_mib if c is not None else None,
             "floor": floor,
             "pipeline e2e": d_wall,
-            "Nmap e2e": a.wall,
+            "Nmap e2e": a_wall,
             "note": "; ".join(notes),
         }
     )
@@ -585,7 +595,7 @@ def measure_size(
             "Nmap NSE/nmapx": ratio(a_nse, nmapx_s),
             "tuned NSE/nmapx": ratio(b_nse, nmapx_s),
             "nmapx/floor": ratio(nmapx_s, floor),
-            "Nmap e2e/pipeline": ratio(a.wall, d_wall if ok(d) else None),
+            "Nmap e2e/pipeline": ratio(a_wall, d_wall if ok(d) else None),
             "Nmap's results": first_cmp.reference,
             "kept": first_cmp.kept,
             "mismatches": first_cmp.mismatches,
@@ -682,8 +692,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--no-tuned", action="store_true", help="skip Nmap tuned for speed")
     ap.add_argument("--no-pipeline", action="store_true", help="skip nmap -oX - | nmapx run")
+    ap.add_argument(
+        "--reference",
+        type=Path,
+        metavar="NSE_XML",
+        help="compare with this earlier Nmap-defaults output (--keep's nse-N.xml, one size)"
+        " instead of running Nmap's defaults again; ratios to Nmap's defaults stay empty",
+    )
     a = ap.parse_args(argv)
-    plan = Plan(tuned=not a.no_tuned, pipeline=not a.no_pipeline)
+    plan = Plan(tuned=not a.no_tuned, pipeline=not a.no_pipeline, reference=a.reference)
     if a.nmapx_settings:
         plan.settings = a.nmapx_settings
     if a.inner:
