@@ -9,6 +9,9 @@ machine). Two questions, each answered side by side in one run on this machine:
     ``-sV`` scan (``gen_nmap_xml.py``, seed 1: 1,935 hosts up). One process, then
     ``--workers 1, 2, 4`` (the scaling curve), each ``-oX`` compared byte for byte with the
     one-process output. ``--repeat`` keeps the best wall time of each.
+(c) **Reports**: ``nmapx report`` of a generated 10,000-host ``-sV`` scan (seed 2) to HTML and
+    to JSON Lines, one process and ``--workers 1, 2, 4``; each output is compared with the
+    one-process output (HTML with its random CSP nonce blanked, the date fixed).
 (b) **Probes**: ``bench/probes.py``'s testbed (a private network namespace, identd, daytime
     and banner services on every 127.0.x.y; auth-owners, daytime, banner) on 1,000 hosts:
     Nmap NSE with its defaults and tuned for speed, nmapx in one process and with
@@ -34,6 +37,7 @@ import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -41,6 +45,9 @@ if __package__ in (None, ""):  # `python bench/cluster.py`: make `bench` importa
     sys.path.insert(0, str(REPO))
 
 CPU_TABLE = "cluster: CPU-bound offline script, one process vs --workers N (seconds)"
+REPORT_TABLE = "cluster: nmapx report, one process vs --workers N (seconds)"
+REPORT_HOSTS = 10_000
+QUICK_REPORT_HOSTS = 1_000
 PROBE_TABLE = "cluster: probes on loopback hosts, --workers 2 vs one process vs Nmap NSE"
 FULL_HOSTS = 3000
 QUICK_HOSTS = 300
@@ -77,9 +84,19 @@ def load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def generated(base: Path, hosts: int, seed: int) -> Path:
+    """A generated ``-sV`` scan of ``hosts`` hosts (``gen_nmap_xml.py``) in ``base``."""
+    from bench.passthrough import GENERATOR
+
+    scan = base / "scan.xml"
+    argv = [sys.executable, str(GENERATOR), "--hosts", str(hosts), "--seed", str(seed)]
+    subprocess.run([*argv, "-o", str(scan)], check=True, timeout=600)
+    return scan
+
+
 def cpu_rows(quick: bool, repeat: int, workers: Sequence[int]) -> list[dict[str, object]]:
     """(a): one process, then each worker count, on the same generated scan."""
-    from bench.passthrough import GENERATOR, measure
+    from bench.passthrough import measure
 
     hosts = QUICK_HOSTS if quick else FULL_HOSTS
     rounds = QUICK_ROUNDS if quick else ROUNDS
@@ -88,12 +105,7 @@ def cpu_rows(quick: bool, repeat: int, workers: Sequence[int]) -> list[dict[str,
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(dir=workdir, prefix="cluster-") as tmp:
         base = Path(tmp)
-        scan = base / "scan.xml"
-        subprocess.run(
-            [sys.executable, str(GENERATOR), "--hosts", str(hosts), "--seed", "1", "-o", str(scan)],
-            check=True,
-            timeout=600,
-        )
+        scan = generated(base, hosts, seed=1)
         script = base / "cpuwork.py"
         script.write_text(textwrap.dedent(CPU_SCRIPT))
         argv = [sys.executable, "-m", "nmapx", "run", str(scan), "--script", str(script),
@@ -131,6 +143,74 @@ def cpu_rows(quick: bool, repeat: int, workers: Sequence[int]) -> list[dict[str,
                     "note": "" if best is not None else last.why(),
                 }
             )
+    return rows
+
+
+def report_rows(quick: bool, repeat: int, workers: Sequence[int]) -> list[dict[str, object]]:
+    """(c): ``nmapx report`` one process, then each worker count, on one generated scan."""
+    import re
+
+    hosts = QUICK_REPORT_HOSTS if quick else REPORT_HOSTS
+    nonce = re.compile(rb'nonce="[^"]*"|nonce-[A-Za-z0-9_-]+')
+    workdir = HERE / "out"
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, object]] = []
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = "1796000000"  # the page's date: the same in every run
+    try:
+        rows = _report_rows(hosts, nonce, workdir, repeat, workers)
+    finally:
+        if saved is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
+    return rows
+
+
+def _report_rows(
+    hosts: int, nonce: Any, workdir: Path, repeat: int, workers: Sequence[int]
+) -> list[dict[str, object]]:
+    from bench.passthrough import measure
+
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="cluster-report-") as tmp:
+        base = Path(tmp)
+        scan = generated(base, hosts, seed=2)
+        for fmt in ("html", "jsonl"):
+            settings: list[tuple[str, list[str]]] = [("one process", [])]
+            settings += [(f"--workers {n}", ["--workers", str(n)]) for n in workers]
+            reference = base / f"one.{fmt}"
+            single: float | None = None
+            for label, extra in settings:
+                out = reference if not extra else base / f"out-{extra[-1]}.{fmt}"
+                argv = [sys.executable, "-m", "nmapx", "report", str(scan), "--format", fmt,
+                        "-o", str(out), *extra]  # fmt: skip
+                best = last = None
+                for _ in range(repeat):
+                    last = measure(argv, timeout=1800)
+                    if last.ok and (best is None or last.wall < best.wall):
+                        best = last
+                wall = best.wall if best is not None else None
+                if not extra:
+                    single = wall
+                same = out.exists() and nonce.sub(b"", out.read_bytes()) == nonce.sub(
+                    b"", reference.read_bytes()
+                )
+                print(f"[cluster] report {fmt} {label}: {wall} s", file=sys.stderr)
+                rows.append(
+                    {
+                        "table": REPORT_TABLE,
+                        "hosts": hosts,
+                        "format": fmt,
+                        "setting": label,
+                        "wall s": wall,
+                        "CPU s": best.cpu if best is not None else None,
+                        "peak RSS MiB": best.maxrss_mib if best is not None else None,
+                        "one process / this": single / wall if single and wall else None,
+                        "output identical": same,
+                        "note": "" if best is not None or last is None else last.why(),
+                    }
+                )
     return rows
 
 
@@ -192,6 +272,7 @@ def run(
         return [{"table": CPU_TABLE, "note": note}]
     chosen = tuple(workers or (QUICK_WORKERS if quick else FULL_WORKERS))
     rows = cpu_rows(quick, repeat, chosen)
+    rows += report_rows(quick, repeat, chosen)
     if probes and not quick:
         rows += probe_rows(probe_hosts)
     return rows
@@ -210,10 +291,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="worker counts for the curve (default 1,2,4)",
     )
     ap.add_argument("--no-probes", action="store_true", help="skip the probe comparison (b)")
+    ap.add_argument("--only-reports", action="store_true", help="(c) only")
     ap.add_argument("--probe-hosts", type=int, default=PROBE_HOSTS)
     ap.add_argument("--json", type=Path, help="also write the raw rows here")
     a = ap.parse_args(argv)
-    rows = run(a.quick, a.repeat, a.workers, not a.no_probes, a.probe_hosts)
+    if a.only_reports:
+        rows = report_rows(a.quick, a.repeat, tuple(a.workers or FULL_WORKERS))
+    else:
+        rows = run(a.quick, a.repeat, a.workers, not a.no_probes, a.probe_hosts)
     print(format_tables(rows))
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))

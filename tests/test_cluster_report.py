@@ -125,14 +125,14 @@ PRELOAD = """
     real = getattr(report.prepare_host, "real", report.prepare_host)
 
 
-    def prepare_host(host, label, kind):
+    def prepare_host(host, *args):
         if host.address == "10.0.0.5":
             if MODE == "raise":
                 raise RuntimeError("preparing 10.0.0.5 failed")
             if not os.path.exists(MARKER):
                 open(MARKER, "w").close()
                 os._exit(1)
-        return real(host, label, kind)
+        return real(host, *args)
 
 
     prepare_host.real = real

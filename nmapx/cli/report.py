@@ -53,6 +53,7 @@ def make_report(
                 on_cluster = stack.enter_context(open_report_cluster(cluster))
             out = stack.enter_context(AtomicOutput(output))
             writer = opener(out, Target(output, template=template))
+            writer.expect_scans(len(inputs))
             read = 0
             for path in inputs:
                 label = label_for(path)

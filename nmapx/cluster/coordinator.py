@@ -29,6 +29,7 @@ batches finished comes back; unsent hosts are passed through, as in one process.
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import signal
@@ -174,11 +175,7 @@ def open_cluster(options: ClusterOptions, threads: int = RUN_THREADS) -> Iterato
         ) from None
     with ExitStack() as stack:
         if options.scheduler:
-            try:
-                client = stack.enter_context(Client(options.scheduler, timeout=CONNECT_TIMEOUT))
-            except (OSError, ValueError) as exc:  # unreachable; a malformed address
-                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise ClusterError(f"--scheduler {options.scheduler}: {first}") from None
+            client = stack.enter_context(_connect(options.scheduler))
         else:
             stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": 0}))
             with _sigint_ignored():
@@ -200,6 +197,31 @@ def open_cluster(options: ClusterOptions, threads: int = RUN_THREADS) -> Iterato
             client.register_plugin(IgnoreSigint())
         log.debug("cluster: %s, %d workers", client.scheduler.address, len(client.nthreads()))
         yield Cluster(client, batch_size=options.batch_size or RUN_BATCH_SIZE)
+
+
+def _connect(address: str) -> Client:
+    """A client of the scheduler at ``address``, or a one-line :class:`ClusterError`.
+
+    The address is checked before a client is made: a client whose start failed is closed
+    by the garbage collector later, and Dask deadlocks when that happens while another client
+    starts (seen with a second run in the same process). After a failed connection the
+    collector is run at once, for the same reason.
+    """
+    from distributed import Client
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+        return Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, ValueError) as exc:  # a malformed address; nothing answers there
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        error = ClusterError(f"--scheduler {address}: {first}")
+    gc.collect()
+    raise error
 
 
 @contextmanager

@@ -43,8 +43,8 @@ from nmapx.cluster.watch import SchedulerWatch
 from nmapx.errors import NmapxError
 from nmapx.model.host import Host
 from nmapx.nmapxml.reader import Document, Item, read_bytes
-from nmapx.output.base import ReportWriter
-from nmapx.output.report.prepared import Kind, PreparedHost, prepare_host
+from nmapx.output.report.collect import ReportCollector
+from nmapx.output.report.prepared import Kind, PreparedHost, SectionSetup, prepare_host
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -59,11 +59,15 @@ __all__ = ["ReportCluster", "open_report_cluster", "prepare_batch"]
 BATCH_TIMEOUT = 300.0
 
 
-def prepare_batch(kind: Kind, label: str, header: bytes, hosts: list[bytes]) -> list[PreparedHost]:
-    """On a worker: every host of the batch prepared for a report of ``kind``."""
+def prepare_batch(
+    kind: Kind, label: str, header: bytes, hosts: list[bytes], first: int, setup: SectionSetup
+) -> list[PreparedHost]:
+    """On a worker: every host of the batch prepared for a report of ``kind`` (``first``: the
+    first host's index in the report)."""
     with failures_travel():
         document = read_bytes(batch_document(header, hosts), name=f"<batch of {label}>")
-        return [prepare_host(item, label, kind) for item in document if isinstance(item, Host)]
+        read = [item for item in document if isinstance(item, Host)]
+        return [prepare_host(h, label, kind, first + n, setup) for n, h in enumerate(read)]
 
 
 class _NoAnswer(Exception):
@@ -81,6 +85,9 @@ class _Batch:
     hosts: list[Host] = field(default_factory=list)
     future: Future[list[PreparedHost]] | None = None
     attempts: int = 0
+    #: The first host's index in the report, and how its sections are rendered.
+    first: int = 0
+    setup: SectionSetup = field(default_factory=SectionSetup)
 
     def __str__(self) -> str:
         lines = f"lines {self.hosts[0].line} to {self.hosts[-1].line}"
@@ -97,6 +104,8 @@ class ReportCluster:
     window: int = 0
     _pending: deque[_Batch] = field(default_factory=deque)
     _watch: SchedulerWatch = field(init=False)
+    _next_index: int = 0
+    _setup: SectionSetup = field(default_factory=SectionSetup)
 
     def __post_init__(self) -> None:
         self._watch = SchedulerWatch(self.client)
@@ -106,13 +115,15 @@ class ReportCluster:
             return self.window
         return max(2, 2 * int(sum(self.client.nthreads().values())))
 
-    def feed(self, document: Document, collector: ReportWriter, label: str) -> None:
+    def feed(self, document: Document, collector: ReportCollector, label: str) -> None:
         """Every piece of ``document`` into ``collector``, in order, the hosts prepared on
         the cluster. When the input turns out bad part-way (:class:`NmapxError`), the hosts
         read before are absorbed first, as one process would have done, then it is raised."""
         header = ScanHeader()
         forming = _Batch([], label, b"")
         window = self.effective_window()
+        self._next_index = collector.next_index  # nothing is pending between two inputs
+        self._setup = collector.section_setup
         try:
             for item in document:
                 # A header piece after hosts (never seen from Nmap) must not change theirs.
@@ -138,6 +149,8 @@ class ReportCluster:
     def _seal(self, batch: _Batch, kind: Kind) -> _Batch:
         """Queue ``batch`` (sent to the cluster if it holds hosts); a new one to form."""
         if batch.hosts:
+            batch.first, batch.setup = self._next_index, self._setup
+            self._next_index += len(batch.hosts)
             self._submit(batch, kind)
         if batch.pieces:
             self._pending.append(batch)
@@ -155,13 +168,15 @@ class ReportCluster:
             batch.label,
             batch.header,
             [host.raw for host in batch.hosts],
+            batch.first,
+            batch.setup,
             pure=False,
         )
 
     def _out(self) -> int:
         return sum(1 for batch in self._pending if batch.future is not None)
 
-    def _absorb_ready(self, collector: ReportWriter, window: int) -> None:
+    def _absorb_ready(self, collector: ReportCollector, window: int) -> None:
         """Absorb from the front what is ready; wait while more than ``window`` batches are
         out (0: until nothing is left)."""
         while self._pending:
@@ -194,7 +209,10 @@ class ReportCluster:
                 continue
             log.warning("%s failed on the cluster (%s): preparing it here", batch, reason)
             break
-        return [prepare_host(host, batch.label, kind) for host in batch.hosts]
+        return [
+            prepare_host(host, batch.label, kind, batch.first + n, batch.setup)
+            for n, host in enumerate(batch.hosts)
+        ]
 
     def _result(self, future: Future[list[PreparedHost]]) -> list[PreparedHost]:
         """The batch's hosts, waiting at most :data:`BATCH_TIMEOUT`, less if the scheduler is

@@ -24,7 +24,6 @@ from nmapx.nmapxml.reader import Epilogue, Item, TopLevelItem, Truncation
 
 if TYPE_CHECKING:
     from nmapx.model.results import ScriptResult
-    from nmapx.output.report.prepared import Kind, PreparedHost
 
 Phase = Literal["prescript", "postscript"]
 
@@ -74,13 +73,6 @@ class ReportWriter(Writer, Protocol):
 
     def start(self, label: str) -> None:
         """The next document's pieces belong to the scan called ``label``."""
-
-    @property
-    def kind(self) -> Kind:
-        """What each host is prepared as (:func:`nmapx.output.report.prepared.prepare_host`)."""
-
-    def absorb(self, host: PreparedHost) -> None:
-        """Take one host prepared elsewhere (a Dask worker) instead of its piece."""
 
     def discard(self) -> None:
         """Give up: no input could be read, nothing is to be written (frees what was kept)."""

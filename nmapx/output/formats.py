@@ -15,9 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from nmapx.output.atomic import AtomicOutput
-from nmapx.output.base import ReportWriter, Writer
+from nmapx.output.base import Writer
+
+if TYPE_CHECKING:
+    from nmapx.output.report.collect import ReportCollector
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,9 @@ class Target:
 
 
 Opener = Callable[[AtomicOutput, Target], Writer]
-ReportOpener = Callable[[AtomicOutput, Target], ReportWriter]
+#: Every report format's writer is a ReportCollector (a ReportWriter that can also take hosts
+#: prepared elsewhere: ``nmapx report --workers``).
+ReportOpener = Callable[[AtomicOutput, Target], "ReportCollector"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,20 +75,20 @@ def _normal(out: AtomicOutput, target: Target) -> Writer:
     return NormalWriter(out, flush_hosts=out.is_stdout)
 
 
-def _html(out: AtomicOutput, target: Target) -> ReportWriter:
+def _html(out: AtomicOutput, target: Target) -> ReportCollector:
     from nmapx.output.report.html import HtmlReportWriter
 
     return HtmlReportWriter(out, target.label, target.template)
 
 
-def _jsonl(out: AtomicOutput, target: Target) -> ReportWriter:
+def _jsonl(out: AtomicOutput, target: Target) -> ReportCollector:
     from nmapx.output.report.collect import ReportCollector
     from nmapx.output.report.jsonl import JsonLinesSink
 
     return ReportCollector(target.label, sink=JsonLinesSink(out))
 
 
-def _csv(out: AtomicOutput, target: Target) -> ReportWriter:
+def _csv(out: AtomicOutput, target: Target) -> ReportCollector:
     from nmapx.output.report.collect import ReportCollector
     from nmapx.output.report.csvout import CsvSink
 

@@ -21,7 +21,7 @@ from nmapx.nmapxml.parsers import safe_parser
 from nmapx.nmapxml.reader import Prologue, TopLevelItem, Truncation
 from nmapx.output.base import ScriptPhaseResults, StreamItem
 from nmapx.output.report.data import note_runstats, scan_data, script_data
-from nmapx.output.report.prepared import Kind, PreparedHost, prepare_host
+from nmapx.output.report.prepared import Kind, PreparedHost, SectionSetup, prepare_host
 from nmapx.output.report.spill import HostSpill
 
 _SAFE = safe_parser()
@@ -63,9 +63,21 @@ class ReportCollector:
         if sink is not None:
             self.kind = sink.kind
         self.scans: list[dict[str, Any]] = []
+        #: How HTML sections are rendered (see :meth:`expect_scans`).
+        self.section_setup = SectionSetup()
         #: Report data of every host, on disk (only when no sink takes them).
         self.hosts: HostSpill | None = HostSpill() if sink is None else None
         self._scan: dict[str, Any] | None = None
+
+    def expect_scans(self, count: int) -> None:
+        """How many scans will be merged (``nmapx report``'s inputs): a host's HTML section
+        names its scan when there are several, and is rendered as its host arrives."""
+        self.section_setup = SectionSetup(self.section_setup.template, count > 1)
+
+    @property
+    def next_index(self) -> int:
+        """The index the next host absorbed gets in the report."""
+        return self.hosts.count if self.hosts is not None else 0
 
     def start(self, label: str) -> None:
         """The next document's pieces belong to the scan called ``label``."""
@@ -110,7 +122,7 @@ class ReportCollector:
             self._scan[key] = self._scan[key] + _results_as_scripts(item.results)
 
     def _host(self, host: Host) -> None:
-        self.absorb(prepare_host(host, self.label, self.kind))
+        self.absorb(prepare_host(host, self.label, self.kind, self.next_index, self.section_setup))
 
     def absorb(self, host: PreparedHost) -> None:
         """Take one host of the current scan, prepared here or on a Dask worker (in input
@@ -123,7 +135,7 @@ class ReportCollector:
         if self.sink is not None:
             self.sink.write(host.record)
         if self.hosts is not None and host.spilled is not None:
-            self.hosts.append_lines(host.spilled)
+            self.hosts.append_lines(host.spilled, host.section)
         self.absorbed(host)
 
     def absorbed(self, host: PreparedHost) -> None:

@@ -37,11 +37,12 @@ from nmapx import __version__
 from nmapx.output.atomic import AtomicOutput
 from nmapx.output.report.changes import SummarySpill, compare
 from nmapx.output.report.collect import ReportCollector
-from nmapx.output.report.prepared import Kind, PreparedHost
+from nmapx.output.report.prepared import Kind, PreparedHost, SectionSetup
 from nmapx.output.report.spill import JSON_OPTIONS, HostSpill, encode
 from nmapx.resources import bundled_dir
 
 TEMPLATE = "report.html.j2"
+HOST_TEMPLATE = "host.html.j2"
 
 
 class ReportData(Mapping[str, Any]):
@@ -101,6 +102,36 @@ class StructureData:
         for index, host in enumerate(self._hosts.structure_encoded()):
             yield host if index == 0 else ", " + host
         yield "]"
+
+
+class HostSections:
+    """Every host's rendered section (``host.html.j2``), in order, left on disk;
+    ``{{ host_sections }}`` writes a marker that :func:`render` replaces with them."""
+
+    def __init__(self, hosts: HostSpill) -> None:
+        self._hosts = hosts
+        self.marker = f"nmapx-report-sections-{secrets.token_hex(16)}"
+
+    def __html__(self) -> str:
+        return self.marker
+
+    def chunks(self) -> Iterator[str]:
+        return self._hosts.sections()
+
+
+_ENVIRONMENTS: dict[str | None, jinja2.Environment] = {}
+
+
+def host_section(host: dict[str, Any], index: int, setup: SectionSetup) -> bytes:
+    """One host's section of the page, rendered from its report data (``index``: its place
+    in the page). Runs where the host is prepared: a Dask worker keeps one environment per
+    template directory."""
+    env = _ENVIRONMENTS.get(setup.template)
+    if env is None:
+        env = _ENVIRONMENTS[setup.template] = environment(setup.template)
+    text = env.get_template(HOST_TEMPLATE).render(host=host, i=index, many_scans=setup.many_scans)
+    # Jinja drops a template's last line break (keep_trailing_newline is off, for the page).
+    return (text + "\n").encode("utf-8", "surrogateescape")
 
 
 def _tojson(value: Any) -> Markup:
@@ -216,6 +247,7 @@ def render(
     template = environment(template_dir).get_template(TEMPLATE)
     data = ReportData(scans, hosts, changes, report_date())
     structure = StructureData(hosts)
+    sections = HostSections(hosts)
     context = {
         "scans": scans,
         "totals": {**counted, "findings": hosts.findings, "added": hosts.added},
@@ -223,13 +255,15 @@ def render(
         "generated": data["generated"],
         "data": data,
         "structure": structure,
+        "host_sections": sections,
         "nonce": secrets.token_urlsafe(18),
         "generator": f"nmapx {__version__}",
         "title": ", ".join(Path(s["label"]).name for s in scans) or "Nmap scan",
     }
-    streamed: dict[str, ReportData | StructureData] = {
+    streamed: dict[str, ReportData | StructureData | HostSections] = {
         data.marker: data,
         structure.marker: structure,
+        sections.marker: sections,
     }
     pattern = re.compile("|".join(streamed))
     for chunk in template.generate(**context):
@@ -237,7 +271,7 @@ def render(
         for found in pattern.finditer(chunk):
             out.write(chunk[start : found.start()].encode("utf-8", "surrogateescape"))
             for piece in streamed[found[0]].chunks():
-                out.write(piece.encode("ascii"))
+                out.write(piece.encode("utf-8", "surrogateescape"))
             start = found.end()
         out.write(chunk[start:].encode("utf-8", "surrogateescape"))
 
@@ -257,6 +291,7 @@ class HtmlReportWriter(ReportCollector):
         super().__init__(label)
         self.out = out
         self.template = template
+        self.section_setup = SectionSetup(template)
         self._up: dict[str, bool] = {}
         self._open: set[tuple[str, str, int]] = set()
         self._summaries = SummarySpill()
@@ -278,6 +313,12 @@ class HtmlReportWriter(ReportCollector):
             "hosts_total": len(self._up),
             "open_ports": len(self._open),
         }
+        if (len(self.scans) > 1) != self.section_setup.many_scans:
+            # Fewer scans than expected were read (an input failed): sections say so again.
+            setup = SectionSetup(self.template, len(self.scans) > 1)
+            self.hosts.replace_sections(
+                host_section(host, index, setup) for index, host in enumerate(self.hosts)
+            )
         labels = [s["label"] for s in self.scans]
         changes = list(compare(labels, self._summaries))
         render(self.scans, self.hosts, self.out, self.template, totals, changes)

@@ -32,6 +32,16 @@ KINDS: tuple[Kind, ...] = ("html", "spill", "jsonl", "csv")
 
 
 @dataclass(frozen=True, slots=True)
+class SectionSetup:
+    """What rendering a host's HTML section needs besides the host (travels with a batch)."""
+
+    #: ``--template DIR`` (None: nmapx's own templates).
+    template: str | None = None
+    #: Whether the report merges several scans (a section then names its host's scan).
+    many_scans: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PreparedHost:
     """What the report's sequential part needs of one host (small, and picklable: it travels
     back from a Dask worker)."""
@@ -47,11 +57,16 @@ class PreparedHost:
     spilled: SpilledHost | None = None
     #: "html": what ``nmapx diff`` compares of the host.
     summary: HostSummary | None = None
+    #: "html": the host's section of the page (``host.html.j2``), UTF-8.
+    section: bytes = b""
 
 
-def prepare_host(host: Host, label: str, kind: Kind) -> PreparedHost:
+def prepare_host(
+    host: Host, label: str, kind: Kind, index: int = 0, setup: SectionSetup | None = None
+) -> PreparedHost:
     """Everything of ``host`` (read from the scan called ``label``) that a report of ``kind``
-    needs and that depends on the host alone."""
+    needs and that depends on the host alone; ``index`` is its place among the report's hosts
+    (the HTML section's ids)."""
     element = enriched_element(host)
     data = host_data(host, element, label)
     open_ports = tuple((p["protocol"], p["portid"]) for p in data["ports"] if p["state"] == "open")
@@ -60,5 +75,12 @@ def prepare_host(host: Host, label: str, kind: Kind) -> PreparedHost:
         return PreparedHost(address, up, open_ports, record=jsonl_record(data))
     if kind == "csv":
         return PreparedHost(address, up, open_ports, record=csv_record(data))
-    summary = summarize_host(element) if kind == "html" else None
-    return PreparedHost(address, up, open_ports, spilled=spill_lines(data), summary=summary)
+    if kind == "spill":
+        return PreparedHost(address, up, open_ports, spilled=spill_lines(data))
+    from nmapx.output.report.html import host_section  # jinja2: only for the HTML page
+
+    section = host_section(data, index, setup or SectionSetup())
+    summary = summarize_host(element)
+    return PreparedHost(
+        address, up, open_ports, spilled=spill_lines(data), summary=summary, section=section
+    )

@@ -74,6 +74,8 @@ class HostSpill:
         self._file = tempfile.TemporaryFile(prefix="nmapx-report-")
         self._page = tempfile.TemporaryFile(prefix="nmapx-report-page-")
         self._structure = tempfile.TemporaryFile(prefix="nmapx-report-structure-")
+        #: The hosts' rendered HTML sections (UTF-8, each after its length and a newline).
+        self._sections = tempfile.TemporaryFile(prefix="nmapx-report-sections-")
         self.count = 0
         self.findings = 0
         self.added = 0
@@ -81,8 +83,9 @@ class HostSpill:
     def append(self, host: dict[str, Any]) -> None:
         self.append_lines(spill_lines(host))
 
-    def append_lines(self, lines: SpilledHost) -> None:
-        """Keep one host encoded by :func:`spill_lines`."""
+    def append_lines(self, lines: SpilledHost, section: bytes = b"") -> None:
+        """Keep one host encoded by :func:`spill_lines` (and its HTML section, if any)."""
+        self._sections.write(b"%d\n" % len(section) + section)
         self._file.write(lines.whole + b"\n")
         self._page.write(lines.page + b"\n")
         self._structure.write(lines.structure + b"\n")
@@ -106,11 +109,27 @@ class HostSpill:
         """Each host's structured script output, encoded, in order (the structure block)."""
         return _lines(self._structure)
 
+    def sections(self) -> Iterator[str]:
+        """Each host's HTML section, in order."""
+        spilled = self._sections
+        spilled.flush()
+        spilled.seek(0)
+        while size := spilled.readline():
+            yield spilled.read(int(size)).decode("utf-8", "surrogateescape")
+        spilled.seek(0, 2)
+
+    def replace_sections(self, sections: Iterator[bytes]) -> None:
+        """Write every host's section again (the page's setup turned out different)."""
+        self._sections.close()
+        self._sections = tempfile.TemporaryFile(prefix="nmapx-report-sections-")
+        for section in sections:
+            self._sections.write(b"%d\n" % len(section) + section)
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """The hosts as dicts again (for templates that loop over ``data.hosts``)."""
         for text in self.encoded():
             yield json.loads(text)
 
     def close(self) -> None:
-        for spilled in (self._file, self._page, self._structure):
+        for spilled in (self._file, self._page, self._structure, self._sections):
             spilled.close()
