@@ -74,7 +74,7 @@ def test_diff_takes_a_start_time_beyond_any_date_as_absent(start: str, tmp_path:
 
 def test_report_numbers_are_finite_json() -> None:
     from nmapx.model.values import finite_float_or_none as _float
-    from nmapx.output.report.html import _ctime
+    from nmapx.output.report.page import _ctime
 
     assert [_float("nan"), _float("inf"), _float("-1e999"), _float("1.5")] == [
         None,

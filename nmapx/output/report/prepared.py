@@ -77,9 +77,10 @@ def prepare_host(
         return PreparedHost(address, up, open_ports, record=csv_record(data))
     if kind == "spill":
         return PreparedHost(address, up, open_ports, spilled=spill_lines(data))
-    from nmapx.output.report.html import host_section  # jinja2: only for the HTML page
+    from nmapx.output.report.page import host_section  # jinja2: only for the HTML page
 
-    section = host_section(data, index, setup or SectionSetup())
+    setup = setup or SectionSetup()
+    section = host_section(data, index, setup.template, setup.many_scans)
     summary = summarize_host(element)
     return PreparedHost(
         address, up, open_ports, spilled=spill_lines(data), summary=summary, section=section
