@@ -80,9 +80,6 @@ class HostSpill:
         self.findings = 0
         self.added = 0
 
-    def append(self, host: dict[str, Any]) -> None:
-        self.append_lines(spill_lines(host))
-
     def append_lines(self, lines: SpilledHost, section: bytes = b"") -> None:
         """Keep one host encoded by :func:`spill_lines` (and its HTML section, if any)."""
         self._sections.write(b"%d\n" % len(section) + section)
